@@ -1,0 +1,75 @@
+"""The flat, JSON-safe configuration of one trial: what crosses from the sweep into a worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from trainable.models import ACTIVATIONS
+from trainable.optim import OPTIMIZERS
+
+
+class TrialConfigError(ValueError):
+    """An invalid trial configuration, described in one line."""
+
+
+class TrialConfig(BaseModel):
+    """Hyperparameters (searched) and settings (fixed by the sweep) of one trial."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    optimizer: str = "adam"
+    lr: float = Field(1e-3, gt=0)
+    gamma: float = Field(1.0, gt=0, le=1)
+    activation: str = "relu"
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    hidden: tuple[int, ...] = (128, 128)
+    hidden_size: int | None = Field(None, ge=1)
+    num_layers: int | None = Field(None, ge=1)
+
+    dataset: str = "digits"
+    label: str | None = None
+    batch_size: int = Field(32, ge=1)
+    max_epochs: int = Field(20, ge=1)
+    seed: int = 0
+    trial_index: int = Field(0, ge=0)
+
+    @field_validator("optimizer")
+    @classmethod
+    def _known_optimizer(cls, name: str) -> str:
+        if name not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
+        return name
+
+    @field_validator("activation")
+    @classmethod
+    def _known_activation(cls, name: str) -> str:
+        if name not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {name!r}; valid: {', '.join(ACTIVATIONS)}")
+        return name
+
+    @property
+    def hidden_layers(self) -> tuple[int, ...]:
+        """Searched ``hidden_size``/``num_layers`` override the sweep's fixed ``hidden``."""
+        size = self.hidden_size or (self.hidden[0] if self.hidden else 128)
+        layers = self.num_layers if self.num_layers is not None else len(self.hidden)
+        if self.hidden_size is None and self.num_layers is None:
+            return self.hidden
+        return (size,) * layers
+
+    @classmethod
+    def parse(cls, config: dict[str, Any]) -> TrialConfig:
+        try:
+            return cls.model_validate(config)
+        except ValidationError as err:
+            raise TrialConfigError(first_error(err)) from None
+
+
+def first_error(err: ValidationError) -> str:
+    """pydantic's first complaint as ``field: message`` on one line."""
+    detail = err.errors()[0]
+    where = ".".join(str(part) for part in detail["loc"]) or "config"
+    message = detail["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}"

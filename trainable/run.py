@@ -1,0 +1,122 @@
+"""One trial's training, epoch by epoch, with everything needed to stop and resume it exactly.
+
+:class:`TrainingRun` is what the Ray adapter drives, and what benchmarks drive without Ray.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import torch
+
+from trainable import checkpoint, data, loop, seeding
+from trainable.config import TrialConfig
+from trainable.models import build_mlp
+from trainable.optim import build_optimizer, build_scheduler
+
+
+class TrainingRun:
+    """Model, optimizer, ExponentialLR, shuffling generator and progress of one trial."""
+
+    def __init__(self, config: dict[str, Any] | TrialConfig, device: str | torch.device = "cpu"):
+        self.config = config if isinstance(config, TrialConfig) else TrialConfig.parse(config)
+        self.device = torch.device(device)
+        cfg = self.config
+        self.split = data.load(cfg.dataset, label=cfg.label, seed=cfg.seed).to(self.device)
+        seed = seeding.trial_seed(cfg.seed, cfg.trial_index)
+        torch.manual_seed(seed)  # fixes the weight initialisation
+        self.generator = seeding.seeded_generator(seed)
+        self.model = build_mlp(
+            self.split.num_features, self.split.num_classes, cfg.hidden_layers, cfg.activation
+        ).to(self.device)
+        self.optimizer = build_optimizer(
+            cfg.optimizer, self.model.parameters(),
+            lr=cfg.lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum,
+        )  # fmt: skip
+        self.scheduler = build_scheduler(self.optimizer, cfg.gamma)
+        self.epoch = 0
+        self.best_val_loss = math.inf
+        self.best_epoch = 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.epoch >= self.config.max_epochs
+
+    def step(self) -> dict[str, Any]:
+        """Train one epoch, validate, decay the learning rate; return the epoch's metrics.
+
+        ``diverged`` is set (and the run should end) when a loss is NaN or infinite.
+        """
+        split = self.split
+        lr = self.optimizer.param_groups[0]["lr"]
+        train = loop.train_epoch(
+            self.model, split.x_train, split.y_train, self.optimizer,
+            self.config.batch_size, self.generator,
+        )  # fmt: skip
+        val = loop.evaluate(self.model, split.x_val, split.y_val)
+        self.scheduler.step()
+        self.epoch += 1
+        diverged = not (math.isfinite(train.loss) and math.isfinite(val.loss))
+        if not diverged and val.loss < self.best_val_loss:
+            self.best_val_loss, self.best_epoch = val.loss, self.epoch
+            self.best_state = copy.deepcopy(self.model.state_dict())
+        return {
+            "epoch": self.epoch,
+            "train_loss": train.loss,
+            "train_acc": train.accuracy,
+            "val_loss": val.loss,
+            "val_acc": val.accuracy,
+            "lr": lr,
+            "best_val_loss": self.best_val_loss,
+            "best_epoch": self.best_epoch,
+            "diverged": diverged,
+        }
+
+    def test(self) -> dict[str, float]:
+        """Loss and accuracy of the best-validation weights on the test split: call once."""
+        model = copy.deepcopy(self.model)
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+        metrics = loop.evaluate(model, self.split.x_test, self.split.y_test)
+        return {"test_loss": metrics.loss, "test_acc": metrics.accuracy}
+
+    def state_dict(self) -> dict[str, Any]:
+        """The checkpoint bundle (see :mod:`trainable.checkpoint`)."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "epoch": self.epoch,
+            "best_val_loss": self.best_val_loss,
+            "best_epoch": self.best_epoch,
+            "best_model": self.best_state,
+            "rng": seeding.rng_state(self.generator),
+            "config": self.config.model_dump(),
+        }
+
+    def load_state_dict(self, bundle: dict[str, Any]) -> None:
+        self.model.load_state_dict(bundle["model"])
+        self.optimizer.load_state_dict(bundle["optimizer"])
+        self.scheduler.load_state_dict(bundle["scheduler"])
+        self.epoch = bundle["epoch"]
+        self.best_val_loss = bundle["best_val_loss"]
+        self.best_epoch = bundle["best_epoch"]
+        self.best_state = bundle["best_model"]
+        seeding.set_rng_state(self.generator, bundle["rng"])
+
+    def save(self, directory: str) -> None:
+        checkpoint.save(directory, self.state_dict())
+
+    def restore(self, directory: str) -> None:
+        self.load_state_dict(checkpoint.load(directory, map_location=self.device))
+
+    @classmethod
+    def from_checkpoint(cls, directory: str, device: str | torch.device = "cpu") -> TrainingRun:
+        """Rebuild a run from its bundle alone (the config travels inside it)."""
+        bundle = checkpoint.load(directory, map_location=device)
+        run = cls(bundle["config"], device)
+        run.load_state_dict(bundle)
+        return run
