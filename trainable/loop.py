@@ -47,7 +47,9 @@ def train_epoch(
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 8192) -> EpochMetrics:
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 8192
+) -> EpochMetrics:
     """Mean loss and accuracy over ``x``, in large chunks to bound memory on big splits."""
     model.eval()
     total_loss = torch.zeros((), device=x.device)
