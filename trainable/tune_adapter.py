@@ -1,0 +1,47 @@
+"""The only module of :mod:`trainable` that imports Ray: a class Trainable over TrainingRun.
+
+Ray's template method: ``setup`` builds the run, ``step`` is one epoch, ``save_checkpoint`` /
+``load_checkpoint`` write and read the bundle, and ``reset_config`` lets the Tuner hand a live
+actor the next trial (``reuse_actors``), keeping the process, its threads and its cached dataset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ray
+import torch
+from ray import tune
+
+from trainable.run import TrainingRun
+
+
+def _device() -> torch.device:
+    # Ray sets CUDA_VISIBLE_DEVICES to the GPUs it allotted, so the first visible one is ours.
+    if ray.get_gpu_ids() and torch.cuda.is_available():
+        return torch.device("cuda", 0)
+    return torch.device("cpu")
+
+
+class SweepTrainable(tune.Trainable):
+    """One trial of a sweep; reports epoch metrics and never the test split."""
+
+    def setup(self, config: dict[str, Any]) -> None:
+        cpus = int(self.trial_resources.head_cpus) if self.trial_resources else 1
+        torch.set_num_threads(max(1, cpus))
+        self.run = TrainingRun(config, _device())
+
+    def step(self) -> dict[str, Any]:
+        metrics = self.run.step()
+        metrics["done"] = metrics["diverged"] or self.run.finished
+        return metrics
+
+    def save_checkpoint(self, checkpoint_dir: str) -> None:
+        self.run.save(checkpoint_dir)
+
+    def load_checkpoint(self, checkpoint: str) -> None:
+        self.run.restore(checkpoint)
+
+    def reset_config(self, new_config: dict[str, Any]) -> bool:
+        self.run = TrainingRun(new_config, self.run.device)
+        return True
