@@ -1,0 +1,192 @@
+"""The sweep's configuration: defaults < ``--smoke`` preset < YAML file < command-line flags.
+
+One pydantic model is the single source of truth: the CLI flags are generated from its fields,
+YAML keys are its field names, and every value is validated once, before Ray starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from trainable.config import first_error
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+# What --smoke changes, unless the user set the key: a whole sweep in seconds.
+SMOKE = {"num_trials": 3, "max_epochs": 3, "grace_period": 1, "space": "small", "hidden": (32,)}
+
+
+class ConfigError(ValueError):
+    """Bad sweep configuration, described in one line."""
+
+
+class SweepConfig(BaseModel):
+    """Everything a sweep needs; see ``python -m sweeps.run --help``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        "", description="sweep name, the folder under --storage (default: a timestamp)"
+    )
+    storage: str = Field(
+        "runs", description="local/NFS folder or pyarrow.fs URI (s3://...) for results"
+    )
+    dataset: str = Field(
+        "digits", description="digits, synthetic, or a .parquet/.csv/.feather file or URI"
+    )
+    label: str | None = Field(None, description="label column of a tabular --dataset")
+    space: str = Field("default", description="registered search space name or a YAML space file")
+    num_trials: int = Field(24, ge=1, description="number of trials Optuna proposes")
+    max_epochs: int = Field(
+        20, ge=1, description="epochs of a trial that is never pruned (ASHA max_t)"
+    )
+    grace_period: int = Field(
+        2, ge=1, description="epochs every trial gets before ASHA may prune it"
+    )
+    reduction_factor: float = Field(
+        3.0, gt=1, description="ASHA keeps 1/reduction_factor at each rung"
+    )
+    patience: int = Field(
+        5, ge=1, description="stop a trial whose val_loss has not improved for this many epochs"
+    )
+    max_concurrent: int | None = Field(
+        None, ge=1, description="trials at once (default: CPUs / --cpus-per-trial)"
+    )
+    cpus_per_trial: float = Field(1.0, gt=0, description="CPUs reserved per trial")
+    gpus_per_trial: float = Field(
+        0.0, ge=0, description="GPUs per trial; fractions pack trials (0.25 = 4 per GPU)"
+    )
+    batch_size: int = Field(32, ge=1, description="mini-batch size")
+    hidden: tuple[int, ...] = Field((128, 128), description="hidden layer sizes, e.g. 128,128")
+    seed: int = Field(0, ge=0, description="sweep seed: sampler, data split and per-trial seeds")
+    checkpoint_every: int = Field(
+        5, ge=0, description="checkpoint every N epochs (0: only at a trial's end)"
+    )
+    keep_checkpoints: int = Field(
+        2, ge=1, description="checkpoints kept per trial, best by val_loss"
+    )
+    max_failures: int = Field(
+        2, ge=0, description="retries of a crashed trial from its last checkpoint"
+    )
+    address: str | None = Field(
+        None, description="Ray cluster to join ('auto', ray://host:port); default: local"
+    )
+    resume: bool = Field(False, description="continue the interrupted sweep --name in --storage")
+    smoke: bool = Field(False, description="a tiny sweep (3 trials, 3 epochs) that runs in seconds")
+
+    @field_validator("hidden", mode="before")
+    @classmethod
+    def _split_sizes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        if name and not NAME_PATTERN.fullmatch(name):
+            raise ValueError(
+                f"invalid sweep name {name!r}; use letters, digits, '.', '_' and '-' "
+                "(no paths), starting with a letter or digit"
+            )
+        return name
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SweepConfig:
+        if self.grace_period > self.max_epochs:
+            raise ValueError(
+                f"grace_period ({self.grace_period}) exceeds max_epochs ({self.max_epochs})"
+            )
+        if self.resume and not self.name:
+            raise ValueError("--resume needs --name of the sweep to continue")
+        return self
+
+    @property
+    def sweep_name(self) -> str:
+        return self.name or time.strftime("sweep-%Y%m%d-%H%M%S")
+
+
+def parse(argv: list[str] | None = None) -> SweepConfig:
+    """Flags (and ``--config FILE``) to a validated config; raises ConfigError."""
+    args = vars(build_parser().parse_args(argv))
+    config_file = args.pop("config", None)
+    values = read_yaml(config_file) if config_file else {}
+    values.update(args)
+    if values.get("smoke"):
+        values = {**SMOKE, **values}
+    return validate(values)
+
+
+def validate(values: dict[str, Any]) -> SweepConfig:
+    unknown = sorted(set(values) - set(SweepConfig.model_fields))
+    if unknown:
+        raise ConfigError(_unknown_key(unknown[0]))
+    try:
+        config = SweepConfig.model_validate(values)
+    except ValidationError as err:
+        raise ConfigError(first_error(err)) from None
+    return config.model_copy(update={"name": config.sweep_name})
+
+
+def read_yaml(path: str) -> dict[str, Any]:
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"YAML syntax error in {path}{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must be a mapping of option: value")
+    return {str(key).replace("-", "_"): value for key, value in data.items()}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m sweeps.run",
+        allow_abbrev=False,
+        description="Hyperparameter sweep of a PyTorch classifier: Optuna TPE + ASHA on Ray Tune.",
+        argument_default=argparse.SUPPRESS,
+    )
+    parser.add_argument("--config", metavar="FILE.yaml", help="YAML file of options; flags win")
+    for name, field in SweepConfig.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        if field.annotation is bool:
+            parser.add_argument(flag, action="store_true", help=field.description)
+        else:
+            shown = "" if field.default in (None, "") else f" [default: {_show(field.default)}]"
+            parser.add_argument(flag, metavar=name.upper(), help=field.description + shown)
+    return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises one-line ConfigErrors (with a suggestion) instead of printing usage."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        flags = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+        wrong = re.findall(r"(--[\w-]+)", message) if "unrecognized" in message else []
+        close = difflib.get_close_matches(wrong[0], flags, n=1, cutoff=0.75) if wrong else []
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigError(f"{message}{hint}; see --help")
+
+
+def _show(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def _unknown_key(key: str) -> str:
+    valid = list(SweepConfig.model_fields)
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown option {key!r}{hint}; valid: {', '.join(valid)}"

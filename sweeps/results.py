@@ -1,0 +1,132 @@
+"""A finished sweep as tables: trials.parquet, epochs.parquet and best.json in the sweep folder.
+
+The best trial is the one with the lowest validation loss; its best-validation weights are
+evaluated on the test split here, once, after every trial has ended.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from ray.tune import Result, ResultGrid
+
+import search_spaces
+from sweeps.config import SweepConfig
+from sweeps.stopping import ERROR, outcome
+from sweeps.storage import SweepFolder
+from trainable import TrainingRun
+
+EPOCH_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
+
+
+@dataclass(frozen=True)
+class SweepResults:
+    trials: pa.Table
+    epochs: pa.Table
+    best: dict[str, Any] | None
+
+
+def collect(grid: ResultGrid, cfg: SweepConfig) -> tuple[list[tuple[Result, dict]], list[dict]]:
+    """(Ray result, trial row) pairs and the epoch rows, ordered by trial index then epoch."""
+    trials, epoch_rows = [], []
+    for result in grid:
+        trial_id = result.metrics.get("trial_id") or PurePosixPath(result.path).name
+        ended = outcome(result.metrics, result.error is not None, cfg.max_epochs, cfg.patience)
+        history = _history(result)
+        params = {k: v for k, v in result.config.items() if k in search_spaces.HYPERPARAMETERS}
+        trials.append((result, {
+            "trial_id": trial_id,
+            "trial_index": result.config.get("trial_index"),
+            **params,
+            "status": ended.status,
+            "stop_reason": ended.reason,
+            "epochs": len(history),
+            "best_val_loss": result.metrics.get("best_val_loss"),
+            "best_epoch": result.metrics.get("best_epoch"),
+            "error": str(result.error).splitlines()[0] if result.error else None,
+        }))  # fmt: skip
+        epoch_rows += [{"trial_id": trial_id, **row} for row in history]
+    trials.sort(key=lambda pair: (pair[1]["trial_index"] is None, pair[1]["trial_index"]))
+    order = {row["trial_id"]: i for i, (_, row) in enumerate(trials)}
+    epoch_rows.sort(key=lambda row: (order[row["trial_id"]], row["epoch"]))
+    return trials, epoch_rows
+
+
+def _history(result: Result) -> list[dict[str, Any]]:
+    """The trial's epochs; a resumed trial may report an epoch twice, the last report wins."""
+    frame = result.metrics_dataframe
+    if frame is None or "epoch" not in frame:
+        return []
+    by_epoch = {}
+    for row in frame[list(EPOCH_COLUMNS)].to_dict("records"):
+        by_epoch[int(row["epoch"])] = {**row, "epoch": int(row["epoch"])}
+    return [by_epoch[epoch] for epoch in sorted(by_epoch)]
+
+
+def best_trial(trials: list[tuple[Result, dict]]) -> tuple[Result, dict] | None:
+    """The trial with the lowest finite best_val_loss that left a checkpoint."""
+    candidates = [
+        (result, row)
+        for result, row in trials
+        if row["status"] != ERROR
+        and result.checkpoint is not None
+        and math.isfinite(row["best_val_loss"] or math.inf)
+    ]
+    return min(candidates, key=lambda pair: pair[1]["best_val_loss"], default=None)
+
+
+def evaluate_best(result: Result, row: dict, epoch_rows: list[dict]) -> dict[str, Any]:
+    """Test the best trial's best-validation weights: the only time the test split is read."""
+    with result.checkpoint.as_directory() as directory:
+        run = TrainingRun.from_checkpoint(directory)
+    test = run.test()
+    at_best = next(
+        (
+            e
+            for e in epoch_rows
+            if e["trial_id"] == row["trial_id"] and e["epoch"] == row["best_epoch"]
+        ),
+        {},
+    )
+    params = {k: v for k, v in result.config.items() if k in search_spaces.HYPERPARAMETERS}
+    return {
+        "trial_id": row["trial_id"],
+        "trial_index": row["trial_index"],
+        "config": params,
+        "best_epoch": row["best_epoch"],
+        "val_loss": row["best_val_loss"],
+        "val_acc": at_best.get("val_acc"),
+        **test,
+        "checkpoint": result.checkpoint.path,
+    }
+
+
+def write(grid: ResultGrid, cfg: SweepConfig, folder: SweepFolder) -> SweepResults:
+    pairs, epoch_rows = collect(grid, cfg)
+    trials = pa.Table.from_pylist([row for _, row in pairs])
+    epochs = pa.Table.from_pylist(epoch_rows, schema=_epoch_schema())
+    folder.write_bytes("trials.parquet", _parquet(trials))
+    folder.write_bytes("epochs.parquet", _parquet(epochs))
+    chosen = best_trial(pairs)
+    best = evaluate_best(*chosen, epoch_rows) if chosen else None
+    if best:
+        folder.write_bytes("best.json", json.dumps(best, indent=2).encode())
+    return SweepResults(trials, epochs, best)
+
+
+def _epoch_schema() -> pa.Schema:
+    fields = [pa.field("trial_id", pa.string()), pa.field("epoch", pa.int64())]
+    return pa.schema(fields + [pa.field(name, pa.float64()) for name in EPOCH_COLUMNS[1:]])
+
+
+def _parquet(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()

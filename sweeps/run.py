@@ -1,0 +1,121 @@
+"""``python -m sweeps.run``: validate everything, run the sweep on Ray, write and summarise results.
+
+Bad input ends here with one line on stderr and exit code 2, before Ray starts and before
+anything in an existing sweep folder is touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+
+import ray
+
+from search_spaces import SpaceError
+from sweeps import config, results, tuner
+from sweeps.config import ConfigError, SweepConfig
+from sweeps.search import check_space
+from sweeps.storage import SweepFolder
+from trainable import TrialConfigError
+from trainable.data import DataError, load
+
+SAVED_CONFIG = "sweep.json"
+RESUMABLE = frozenset({"name", "storage", "address", "resume"})
+USER_ERRORS = (ConfigError, SpaceError, DataError, TrialConfigError)
+
+
+def prepare(cfg: SweepConfig) -> tuple[SweepConfig, SweepFolder]:
+    """Check the sweep can run (and resolve a resumed one's saved config) without touching Ray."""
+    folder = SweepFolder.of(cfg.storage, cfg.name)
+    if cfg.resume:
+        cfg = _resumed(cfg, folder)
+    elif folder.exists():
+        raise ConfigError(
+            f"sweep {cfg.name!r} already exists in {folder.storage}; "
+            "continue it with --resume or choose another --name"
+        )
+    check_space(cfg.space, tuner.settings(cfg))
+    load(cfg.dataset, label=cfg.label, seed=cfg.seed)
+    return cfg, folder
+
+
+def _resumed(cfg: SweepConfig, folder: SweepFolder) -> SweepConfig:
+    if not folder.has(SAVED_CONFIG):
+        known = ", ".join(folder.existing_sweeps()) or "none"
+        raise ConfigError(f"no sweep {cfg.name!r} to resume in {folder.storage}; sweeps: {known}")
+    saved = SweepConfig.model_validate_json(folder.read_text(SAVED_CONFIG))
+    changed = sorted(
+        key for key in cfg.model_fields_set - RESUMABLE if getattr(cfg, key) != getattr(saved, key)
+    )
+    if changed:
+        raise ConfigError(
+            f"--resume continues sweep {cfg.name!r} as it was started; "
+            f"{changed[0]} differs ({getattr(saved, changed[0])!r} there, "
+            f"{getattr(cfg, changed[0])!r} now)"
+        )
+    return saved.model_copy(update={"address": cfg.address, "resume": True})
+
+
+@contextlib.contextmanager
+def ray_session(cfg: SweepConfig) -> Iterator[None]:
+    """Join ``--address`` (or RAY_ADDRESS), or start Ray locally; reuse one already started."""
+    if ray.is_initialized():
+        yield
+        return
+    ray.init(address=cfg.address, include_dashboard=False, logging_level=logging.WARNING)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def run(cfg: SweepConfig, folder: SweepFolder) -> results.SweepResults:
+    folder.ensure_writable()
+    if not cfg.resume:
+        folder.write_bytes(SAVED_CONFIG, cfg.model_dump_json(indent=2).encode())
+    with ray_session(cfg):
+        journal = folder.file(tuner.JOURNAL)
+        sweep = tuner.restore(cfg, folder) if cfg.resume else tuner.build(cfg, folder, journal)
+        grid = sweep.fit()
+    return results.write(grid, cfg, folder)
+
+
+def summary(outcome: results.SweepResults, folder: SweepFolder) -> str:
+    statuses = outcome.trials.column("status").to_pylist()
+    reasons = outcome.trials.column("stop_reason").to_pylist()
+    counts = ", ".join(f"{reasons.count(r)} {r}" for r in sorted(set(reasons)))
+    lines = [f"\nSweep finished: {len(statuses)} trials ({counts})."]
+    best = outcome.best
+    if best:
+        params = ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(best["config"].items()))
+        lines += [
+            f"Best trial {best['trial_id']}: {params}",
+            f"  best epoch {best['best_epoch']}: val_loss {best['val_loss']:.4f}, "
+            f"val_acc {best['val_acc']:.4f}",
+            f"  test (evaluated once): loss {best['test_loss']:.4f}, acc {best['test_acc']:.4f}",
+        ]
+    else:
+        lines.append("No trial produced a usable model.")
+    lines.append(f"Results: {folder.uri}")
+    return "\n".join(lines)
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cfg, folder = prepare(config.parse(argv))
+        outcome = run(cfg, folder)
+    except USER_ERRORS as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(summary(outcome, folder))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Optuna behind Ray Tune: the seeded TPE searcher, its journal, and honest trial states.
+
+Ray's OptunaSearch tells Optuna that every trial ended COMPLETE, also those ASHA or the
+stopper cut short, which feeds TPE partial-budget losses as if they were final. Here a trial
+cut short is told as PRUNED (Optuna then keeps its last intermediate value as such), a crash
+as FAIL, and a completed one with its best validation loss.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import optuna
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+from ray.tune.search.optuna import OptunaSearch
+
+import search_spaces
+from sweeps.stopping import COMPLETE, ERROR, outcome
+from trainable import TrialConfig, TrialConfigError
+
+STATES = {COMPLETE: TrialState.COMPLETE, ERROR: TrialState.FAIL}
+
+
+class SweepSpace:
+    """The user's space plus the trial's index as a constant (it seeds the trial).
+
+    Picklable by its source name, because Ray pickles the searcher into the experiment state
+    and a space compiled from YAML is a closure.
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.space = search_spaces.get(source)
+
+    def __call__(self, trial: optuna.Trial) -> dict[str, int]:
+        self.space(trial)
+        return {"trial_index": trial.number}
+
+    def __getstate__(self) -> dict[str, str]:
+        return {"source": self.source}
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        self.__init__(state["source"])
+
+
+class SweepSearch(OptunaSearch):
+    """OptunaSearch with a TPE sampler seeded by the sweep, a journal file, and PRUNED states."""
+
+    def __init__(
+        self,
+        space: str,
+        *,
+        seed: int,
+        journal: str,
+        study_name: str,
+        max_epochs: int,
+        patience: int,
+    ) -> None:
+        self.max_epochs, self.patience = max_epochs, patience
+        super().__init__(
+            space=SweepSpace(space),
+            metric="val_loss",
+            mode="min",
+            sampler=optuna.samplers.TPESampler(seed=seed),
+            study_name=study_name,
+            storage=JournalStorage(JournalFileBackend(journal)),
+        )
+
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        # Optuna rejects NaN intermediate values; a diverged epoch says nothing to the sampler.
+        if math.isfinite(result.get(self.metric, math.nan)):
+            super().on_trial_result(trial_id, result)
+
+    def on_trial_complete(
+        self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
+    ) -> None:
+        if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+            return
+        if result and not error:
+            # Ray does not pass a trial's last result to on_trial_result when it stops it.
+            self.on_trial_result(trial_id, result)
+        ended = outcome(result, error, self.max_epochs, self.patience)
+        state = STATES.get(ended.status, TrialState.PRUNED)
+        value = result["best_val_loss"] if state == TrialState.COMPLETE else None
+        ot_trial = self._ot_trials[trial_id]
+        ot_trial.set_user_attr("stop_reason", ended.reason)
+        self._ot_study.tell(ot_trial, value, state=state)
+        self._completed_trials.add(trial_id)
+
+
+def check_space(source: str, settings: dict[str, Any], draws: int = 64) -> None:
+    """Fail before Ray starts if the space can propose a config the trainable would reject.
+
+    Random draws reveal every distribution the space uses (on the branches they take); each
+    distribution's extremes, and each categorical choice, must make a valid trial config.
+    """
+    space = SweepSpace(source)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen: dict[str, optuna.distributions.BaseDistribution] = {}
+    for _ in range(draws):
+        trial = study.ask()
+        space(trial)
+        seen.update(trial.distributions)
+        study.tell(trial, 0.0)
+    for name, distribution in seen.items():
+        if isinstance(distribution, optuna.distributions.CategoricalDistribution):
+            values = distribution.choices
+        else:
+            values = (distribution.low, distribution.high)
+        for value in values:
+            try:
+                TrialConfig.parse({**settings, name: value})
+            except TrialConfigError as err:
+                raise TrialConfigError(f"search space {source!r}: {err}") from None

@@ -1,0 +1,107 @@
+"""Build the Ray Tune run of a sweep, or restore an interrupted one.
+
+The pieces are Ray's and Optuna's own: OptunaSearch (seeded TPE on a journal file, behind a
+ConcurrencyLimiter so each proposal sees the latest results), ASHA on ``val_loss`` with the
+epoch as time unit, a patience stopper, FailureConfig retries from the last checkpoint, and a
+CheckpointConfig that keeps the best checkpoints by ``val_loss``. Trials reuse actors, so a
+worker process keeps its threads and cached dataset from one trial to the next.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ray
+from ray import tune
+from ray.tune.experiment import Trial
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search import ConcurrencyLimiter
+
+from sweeps.config import SweepConfig
+from sweeps.search import SweepSearch
+from sweeps.stopping import PatienceStopper
+from sweeps.storage import SweepFolder
+from trainable.tune_adapter import SweepTrainable
+
+STUDY_NAME = "sweep"
+JOURNAL = "optuna.journal"
+
+
+def settings(cfg: SweepConfig) -> dict[str, Any]:
+    """What every trial shares: the fixed part of the trial config (flat, JSON-safe)."""
+    return {
+        "dataset": cfg.dataset,
+        "label": cfg.label,
+        "batch_size": cfg.batch_size,
+        "max_epochs": cfg.max_epochs,
+        "hidden": list(cfg.hidden),
+        "seed": cfg.seed,
+    }
+
+
+def concurrency(cfg: SweepConfig) -> int:
+    """--max-concurrent, or as many trials as the cluster's CPUs (and GPUs) hold at once."""
+    if cfg.max_concurrent:
+        return cfg.max_concurrent
+    resources = ray.cluster_resources()
+    slots = resources.get("CPU", 1) // cfg.cpus_per_trial
+    if cfg.gpus_per_trial:
+        slots = min(slots, resources.get("GPU", 0) // cfg.gpus_per_trial)
+    return max(1, int(slots))
+
+
+def trial_name(trial: Trial) -> str:
+    """``trial_007_3fa2b1c0``: the Optuna trial number first, so folders sort by proposal."""
+    return f"trial_{trial.config.get('trial_index', 0):03d}_{trial.trial_id}"
+
+
+def _trainable(cfg: SweepConfig) -> Any:
+    return tune.with_resources(
+        SweepTrainable, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial}
+    )
+
+
+def build(cfg: SweepConfig, folder: SweepFolder, journal: str) -> tune.Tuner:
+    searcher = SweepSearch(
+        cfg.space, seed=cfg.seed, journal=journal, study_name=STUDY_NAME,
+        max_epochs=cfg.max_epochs, patience=cfg.patience,
+    )  # fmt: skip
+    scheduler = ASHAScheduler(
+        time_attr="epoch", max_t=cfg.max_epochs,
+        grace_period=cfg.grace_period, reduction_factor=cfg.reduction_factor,
+    )  # fmt: skip
+    return tune.Tuner(
+        _trainable(cfg),
+        param_space=settings(cfg),
+        tune_config=tune.TuneConfig(
+            metric="val_loss",
+            mode="min",
+            search_alg=ConcurrencyLimiter(searcher, max_concurrent=concurrency(cfg)),
+            scheduler=scheduler,
+            num_samples=cfg.num_trials,
+            reuse_actors=True,
+            trial_name_creator=trial_name,
+            trial_dirname_creator=trial_name,
+        ),
+        run_config=tune.RunConfig(
+            name=cfg.name,
+            storage_path=folder.storage,
+            stop=PatienceStopper(cfg.patience),
+            failure_config=tune.FailureConfig(max_failures=cfg.max_failures),
+            checkpoint_config=tune.CheckpointConfig(
+                num_to_keep=cfg.keep_checkpoints,
+                checkpoint_score_attribute="val_loss",
+                checkpoint_score_order="min",
+                checkpoint_frequency=cfg.checkpoint_every,
+                checkpoint_at_end=True,
+            ),
+            verbose=1,
+        ),
+    )
+
+
+def restore(cfg: SweepConfig, folder: SweepFolder) -> tune.Tuner:
+    """Continue where the sweep stopped: unfinished trials resume from their checkpoints."""
+    return tune.Tuner.restore(
+        folder.uri, _trainable(cfg), resume_unfinished=True, resume_errored=True
+    )
