@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 
+import optuna
 import ray
 
 from search_spaces import SpaceError
@@ -21,12 +24,25 @@ from sweeps.storage import SweepFolder
 from trainable import TrialConfigError
 from trainable.data import DataError, load
 
+# Ray's classic progress table (one table, refreshed) instead of a panel per trial start and end.
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
 SAVED_CONFIG = "sweep.json"
 RESUMABLE = frozenset({"name", "storage", "address", "resume"})
 USER_ERRORS = (ConfigError, SpaceError, DataError, TrialConfigError)
 
 
-def prepare(cfg: SweepConfig) -> tuple[SweepConfig, SweepFolder]:
+@dataclass(frozen=True)
+class Plan:
+    """A sweep that passed every check: its final config, folder and progress-table columns."""
+
+    cfg: SweepConfig
+    folder: SweepFolder
+    columns: list[str]
+
+
+def prepare(cfg: SweepConfig) -> Plan:
     """Check the sweep can run (and resolve a resumed one's saved config) without touching Ray."""
     folder = SweepFolder.of(cfg.storage, cfg.name)
     if cfg.resume:
@@ -36,9 +52,9 @@ def prepare(cfg: SweepConfig) -> tuple[SweepConfig, SweepFolder]:
             f"sweep {cfg.name!r} already exists in {folder.storage}; "
             "continue it with --resume or choose another --name"
         )
-    check_space(cfg.space, tuner.settings(cfg))
+    columns = check_space(cfg.space, tuner.settings(cfg))
     load(cfg.dataset, label=cfg.label, seed=cfg.seed)
-    return cfg, folder
+    return Plan(cfg, folder, columns)
 
 
 def _resumed(cfg: SweepConfig, folder: SweepFolder) -> SweepConfig:
@@ -71,13 +87,17 @@ def ray_session(cfg: SweepConfig) -> Iterator[None]:
         ray.shutdown()
 
 
-def run(cfg: SweepConfig, folder: SweepFolder) -> results.SweepResults:
+def run(plan: Plan) -> results.SweepResults:
+    cfg, folder = plan.cfg, plan.folder
     folder.ensure_writable()
     if not cfg.resume:
         folder.write_bytes(SAVED_CONFIG, cfg.model_dump_json(indent=2).encode())
     with ray_session(cfg):
         journal = folder.file(tuner.JOURNAL)
-        sweep = tuner.restore(cfg, folder) if cfg.resume else tuner.build(cfg, folder, journal)
+        if cfg.resume:
+            sweep = tuner.restore(cfg, folder)
+        else:
+            sweep = tuner.build(cfg, folder, journal, plan.columns)
         grid = sweep.fit()
     return results.write(grid, cfg, folder)
 
@@ -108,12 +128,12 @@ def _fmt(value: object) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        cfg, folder = prepare(config.parse(argv))
-        outcome = run(cfg, folder)
+        plan = prepare(config.parse(argv))
+        outcome = run(plan)
     except USER_ERRORS as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(summary(outcome, folder))
+    print(summary(outcome, plan.folder))
     return 0
 
 

@@ -91,19 +91,22 @@ class SweepSearch(OptunaSearch):
         self._completed_trials.add(trial_id)
 
 
-def check_space(source: str, settings: dict[str, Any], draws: int = 64) -> None:
+def check_space(source: str, settings: dict[str, Any], draws: int = 64) -> list[str]:
     """Fail before Ray starts if the space can propose a config the trainable would reject.
 
     Random draws reveal every distribution the space uses (on the branches they take); each
     distribution's extremes, and each categorical choice, must make a valid trial config.
+    Returns the hyperparameters that every draw suggested (conditional ones are left out).
     """
     space = SweepSpace(source)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     seen: dict[str, optuna.distributions.BaseDistribution] = {}
+    always: set[str] | None = None
     for _ in range(draws):
         trial = study.ask()
         space(trial)
         seen.update(trial.distributions)
+        always = set(trial.distributions) if always is None else always & set(trial.distributions)
         study.tell(trial, 0.0)
     for name, distribution in seen.items():
         if isinstance(distribution, optuna.distributions.CategoricalDistribution):
@@ -115,3 +118,4 @@ def check_space(source: str, settings: dict[str, Any], draws: int = 64) -> None:
                 TrialConfig.parse({**settings, name: value})
             except TrialConfigError as err:
                 raise TrialConfigError(f"search space {source!r}: {err}") from None
+    return [name for name in seen if name in (always or ())]

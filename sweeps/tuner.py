@@ -13,6 +13,7 @@ from typing import Any
 
 import ray
 from ray import tune
+from ray.tune import CLIReporter
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter
@@ -50,6 +51,17 @@ def concurrency(cfg: SweepConfig) -> int:
     return max(1, int(slots))
 
 
+def progress_table(columns: list[str]) -> CLIReporter:
+    """Ray's classic one-table progress view, best trials first, the metrics that matter."""
+    return CLIReporter(
+        metric_columns=["epoch", "train_loss", "val_loss", "val_acc", "best_val_loss"],
+        parameter_columns=columns,
+        sort_by_metric=True,
+        max_report_frequency=10,
+        max_progress_rows=12,
+    )
+
+
 def trial_name(trial: Trial) -> str:
     """``trial_007_3fa2b1c0``: the Optuna trial number first, so folders sort by proposal."""
     return f"trial_{trial.config.get('trial_index', 0):03d}_{trial.trial_id}"
@@ -61,7 +73,8 @@ def _trainable(cfg: SweepConfig) -> Any:
     )
 
 
-def build(cfg: SweepConfig, folder: SweepFolder, journal: str) -> tune.Tuner:
+def build(cfg: SweepConfig, folder: SweepFolder, journal: str, columns: list[str]) -> tune.Tuner:
+    """``columns``: hyperparameters every trial has, shown in the progress table."""
     searcher = SweepSearch(
         cfg.space, seed=cfg.seed, journal=journal, study_name=STUDY_NAME,
         max_epochs=cfg.max_epochs, patience=cfg.patience,
@@ -95,6 +108,7 @@ def build(cfg: SweepConfig, folder: SweepFolder, journal: str) -> tune.Tuner:
                 checkpoint_frequency=cfg.checkpoint_every,
                 checkpoint_at_end=True,
             ),
+            progress_reporter=progress_table(columns),
             verbose=1,
         ),
     )

@@ -7,6 +7,7 @@ actor the next trial (``reuse_actors``), keeping the process, its threads and it
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import ray
@@ -27,6 +28,8 @@ class SweepTrainable(tune.Trainable):
     """One trial of a sweep; reports epoch metrics and never the test split."""
 
     def setup(self, config: dict[str, Any]) -> None:
+        # Ray logs every checkpoint at INFO; the sweep saves one per trial and N epochs.
+        logging.getLogger("ray.train").setLevel(logging.WARNING)
         cpus = int(self.trial_resources.head_cpus) if self.trial_resources else 1
         torch.set_num_threads(max(1, cpus))
         self.run = TrainingRun(config, _device())
