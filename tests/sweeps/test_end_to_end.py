@@ -1,0 +1,117 @@
+"""A real sweep through a real local Ray cluster (2 CPUs): pruning, results on disk, the study."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import optuna
+import pyarrow.parquet as pq
+import pytest
+
+from sweeps.run import main
+
+pytestmark = pytest.mark.slow
+
+ARGS = [
+    "--space", "small", "--num-trials", "10", "--max-epochs", "6", "--grace-period", "1",
+    "--reduction-factor", "3", "--patience", "3", "--hidden", "32", "--seed", "1",
+    "--checkpoint-every", "2",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def sweep(ray_cluster, tmp_path_factory):
+    storage = tmp_path_factory.mktemp("runs")
+    assert main(["--name", "e2e", "--storage", str(storage), *ARGS]) == 0
+    folder = storage / "e2e"
+    return {
+        "folder": folder,
+        "storage": storage,
+        "trials": pq.read_table(folder / "trials.parquet").to_pylist(),
+        "epochs": pq.read_table(folder / "epochs.parquet").to_pylist(),
+        "best": json.loads((folder / "best.json").read_text()),
+    }
+
+
+def test_every_trial_ran_and_asha_ended_some_early(sweep):
+    trials = sweep["trials"]
+    assert len(trials) == 10
+    assert sorted(t["trial_index"] for t in trials) == list(range(10))
+    assert {t["status"] for t in trials} <= {"COMPLETE", "PRUNED"}
+    pruned = [t for t in trials if t["stop_reason"] == "asha"]
+    assert pruned, "ASHA pruned no trial"
+    assert all(t["epochs"] < 6 for t in pruned)
+    assert all(t["epochs"] == 6 for t in trials if t["stop_reason"] == "completed")
+
+
+def test_epoch_rows_match_what_ran(sweep):
+    trials, epochs = sweep["trials"], sweep["epochs"]
+    assert len(epochs) == sum(t["epochs"] for t in trials)
+    for trial in trials:
+        rows = [e for e in epochs if e["trial_id"] == trial["trial_id"]]
+        assert [e["epoch"] for e in rows] == list(range(1, trial["epochs"] + 1))
+        assert min(e["val_loss"] for e in rows) == pytest.approx(trial["best_val_loss"])
+    assert set(epochs[0]) == {
+        "trial_id",
+        "epoch",
+        "train_loss",
+        "train_acc",
+        "val_loss",
+        "val_acc",
+        "lr",
+    }
+    assert not any("test" in key for key in epochs[0])
+
+
+def test_hyperparameter_columns_are_named_as_in_the_space(sweep):
+    trial = sweep["trials"][0]
+    assert {"optimizer", "lr", "gamma", "activation", "momentum"} <= set(trial)
+    with_momentum = [t for t in sweep["trials"] if t["momentum"] is not None]
+    assert all(t["optimizer"] == "momentum" for t in with_momentum)
+
+
+def test_best_json_agrees_with_trials_parquet(sweep):
+    best, trials = sweep["best"], sweep["trials"]
+    winner = min(trials, key=lambda t: t["best_val_loss"])
+    assert best["trial_id"] == winner["trial_id"]
+    assert best["val_loss"] == pytest.approx(winner["best_val_loss"])
+    assert best["best_epoch"] == winner["best_epoch"]
+    assert best["config"]["optimizer"] == winner["optimizer"]
+    assert 0.5 < best["test_acc"] <= 1.0 and math.isfinite(best["test_loss"])
+    assert (sweep["folder"] / best["checkpoint"]).exists()
+
+
+def test_the_optuna_study_holds_pruned_trials_consistent_with_ray(sweep):
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(sweep["folder"] / "optuna.journal"))
+    )
+    study = optuna.load_study(study_name="sweep", storage=storage)
+    states = {t.number: t.state.name for t in study.trials}
+    assert len(states) == 10
+    assert "PRUNED" in states.values()
+    for trial in sweep["trials"]:
+        assert states[trial["trial_index"]] == trial["status"]
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert all(len(t.intermediate_values) == 6 for t in complete)
+
+
+def test_rerunning_a_finished_sweep_name_is_refused_and_changes_nothing(sweep, capsys):
+    before = {p: p.stat().st_mtime_ns for p in sweep["folder"].rglob("*")}
+    code = main(["--name", "e2e", "--storage", str(sweep["storage"]), *ARGS])
+    assert code == 2
+    assert "already exists" in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in sweep["folder"].rglob("*")} == before
+
+
+def test_resume_with_a_changed_option_is_refused(sweep, capsys):
+    code = main(["--name", "e2e", "--storage", str(sweep["storage"]), "--resume", "--seed", "2"])
+    assert code == 2
+    assert "seed differs" in capsys.readouterr().err
+
+
+def test_resume_of_a_finished_sweep_keeps_its_results(sweep):
+    storage = str(sweep["storage"])
+    assert main(["--name", "e2e", "--storage", storage, "--resume"]) == 0
+    trials = pq.read_table(sweep["folder"] / "trials.parquet").to_pylist()
+    assert trials == sweep["trials"]

@@ -1,0 +1,99 @@
+"""The Optuna searcher behind Ray Tune: honest trial states, seeding, pickling; space checks."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from sweeps.search import SweepSearch, check_space
+from trainable import TrialConfigError
+
+
+def searcher(tmp_path, seed=0, name="j"):
+    return SweepSearch(
+        "default", seed=seed, journal=str(tmp_path / f"{name}.journal"), study_name="sweep",
+        max_epochs=5, patience=2,
+    )  # fmt: skip
+
+
+def report(search, trial_id, losses, *, best_epoch=None, diverged=False, error=False):
+    """Feed per-epoch results as Ray would, then end the trial with its last result."""
+    last = None
+    for epoch, loss in enumerate(losses, start=1):
+        finite = [v for v in losses[:epoch] if math.isfinite(v)]
+        last = {
+            "val_loss": loss, "training_iteration": epoch, "epoch": epoch,
+            "best_val_loss": min(finite, default=math.inf),
+            "best_epoch": best_epoch or epoch, "diverged": diverged and epoch == len(losses),
+        }  # fmt: skip
+        if epoch < len(losses):  # Ray withholds the last result from on_trial_result
+            search.on_trial_result(trial_id, last)
+    search.on_trial_complete(trial_id, last, error=error)
+
+
+def test_trials_are_told_to_optuna_with_their_real_state(tmp_path):
+    search = searcher(tmp_path)
+    for trial_id in "abcd":
+        search.suggest(trial_id)
+    report(search, "a", [1.0, 0.8, 0.6, 0.5, 0.45])  # all 5 epochs
+    report(search, "b", [1.2, 1.1])  # cut short by ASHA
+    report(search, "c", [1.0, 0.9, 1.1, 1.2], best_epoch=2)  # stalled
+    report(search, "d", [1.0, math.nan], diverged=True)
+    study = search._ot_study
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    assert trials[0].state == TrialState.COMPLETE and trials[0].value == pytest.approx(0.45)
+    assert trials[1].state == TrialState.PRUNED
+    assert trials[1].intermediate_values == {1: 1.2, 2: 1.1}
+    assert trials[2].state == TrialState.PRUNED
+    assert trials[2].user_attrs["stop_reason"] == "stalled"
+    assert trials[3].state == TrialState.PRUNED
+    assert trials[3].user_attrs["stop_reason"] == "diverged"
+    assert trials[3].intermediate_values == {1: 1.0}  # the NaN epoch is not reported
+
+
+def test_a_crashed_trial_is_failed(tmp_path):
+    search = searcher(tmp_path)
+    search.suggest("x")
+    search.on_trial_complete("x", None, error=True)
+    assert search._ot_study.trials[0].state == TrialState.FAIL
+
+
+def test_suggestions_carry_the_trial_index_and_are_seeded(tmp_path):
+    one, two = searcher(tmp_path, name="a"), searcher(tmp_path, name="b")
+    configs_one = [one.suggest(str(i)) for i in range(4)]
+    configs_two = [two.suggest(str(i)) for i in range(4)]
+    assert configs_one == configs_two
+    assert [c["trial_index"] for c in configs_one] == [0, 1, 2, 3]
+    assert len({c["lr"] for c in configs_one}) == 4
+
+
+def test_the_searcher_survives_pickling_like_ray_checkpoints_it(tmp_path):
+    search = searcher(tmp_path)
+    search.suggest("a")
+    clone = pickle.loads(pickle.dumps(search))
+    assert clone.suggest("b")["trial_index"] == 1
+
+
+def test_the_journal_holds_the_study(tmp_path):
+    search = searcher(tmp_path)
+    search.suggest("a")
+    report(search, "a", [1.0, 0.5, 0.4, 0.3, 0.2])
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(tmp_path / "j.journal"))
+    )
+    study = optuna.load_study(study_name="sweep", storage=storage)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE]
+
+
+def test_check_space_returns_the_unconditional_hyperparameters():
+    columns = check_space("default", {})
+    assert set(columns) == {"optimizer", "lr", "gamma", "activation"}  # momentum is conditional
+
+
+def test_check_space_rejects_settings_the_trainable_refuses():
+    with pytest.raises(TrialConfigError, match="batch_size"):
+        check_space("small", {"batch_size": 0})

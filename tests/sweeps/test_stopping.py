@@ -1,0 +1,43 @@
+"""Why a trial ended: the one rule shared by the stopper, the searcher and the results."""
+
+from __future__ import annotations
+
+import pytest
+
+from sweeps.stopping import COMPLETE, ERROR, PRUNED, Outcome, PatienceStopper, outcome
+
+
+def result(epoch, best_epoch, diverged=False):
+    return {"epoch": epoch, "best_epoch": best_epoch, "diverged": diverged, "val_loss": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("last", "error", "expected"),
+    [
+        (result(10, 10), False, Outcome(COMPLETE, "completed")),
+        (result(10, 2), False, Outcome(COMPLETE, "completed")),  # reached max_epochs first
+        (result(3, 1, diverged=True), False, Outcome(PRUNED, "diverged")),
+        (result(7, 4), False, Outcome(PRUNED, "stalled")),
+        (result(4, 3), False, Outcome(PRUNED, "asha")),
+        (result(4, 3), True, Outcome(ERROR, "error")),
+        (None, False, Outcome(ERROR, "error")),
+        ({}, False, Outcome(ERROR, "error")),
+    ],
+)
+def test_outcome(last, error, expected):
+    assert outcome(last, error, max_epochs=10, patience=3) == expected
+
+
+def test_patience_stopper_stops_one_trial_after_patience_epochs_without_improvement():
+    stopper = PatienceStopper(patience=3)
+    assert not stopper("t", result(5, 3))
+    assert stopper("t", result(6, 3))
+    assert not stopper.stop_all()
+
+
+def test_a_rising_validation_loss_is_stalled():
+    """Overfitting: val_loss rises after its best epoch, so the best epoch stops moving."""
+    history = [1.0, 0.6, 0.5, 0.55, 0.6, 0.7]
+    best_epoch = 1 + min(range(len(history)), key=history.__getitem__)
+    last = {"epoch": len(history), "best_epoch": best_epoch, "diverged": False}
+    assert outcome(last, False, max_epochs=20, patience=3).reason == "stalled"
