@@ -1,0 +1,111 @@
+"""Bad input: one clear line on stderr and exit code 2, before Ray starts, nothing lost."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from sweeps import run
+
+
+@pytest.fixture
+def no_ray(monkeypatch):
+    """Fail the test if the CLI gets as far as starting Ray."""
+
+    def forbidden(cfg):
+        raise AssertionError("Ray was started for bad input")
+
+    monkeypatch.setattr(run, "ray_session", forbidden)
+
+
+def space_file(tmp_path, body):
+    path = tmp_path / "space.yaml"
+    path.write_text("params:\n" + body)
+    return str(path)
+
+
+def labelled_table(tmp_path):
+    path = tmp_path / "data.parquet"
+    pq.write_table(pa.table({"x1": [0.1 * i for i in range(20)], "y": ["a", "b"] * 10}), path)
+    return str(path)
+
+
+CASES = {
+    "unknown optimizer": (
+        lambda t: [
+            "--space",
+            space_file(t, "  optimizer: {type: categorical, choices: [sgd, adamm]}\n"),
+        ],
+        "adamm",
+    ),
+    "unknown activation": (
+        lambda t: [
+            "--space",
+            space_file(t, "  activation: {type: categorical, choices: [relu, swish]}\n"),
+        ],
+        "swish",
+    ),
+    "lr not positive": (
+        lambda t: ["--space", space_file(t, "  lr: {type: float, low: 0.0, high: 0.1}\n")],
+        "lr",
+    ),
+    "gamma above one": (
+        lambda t: ["--space", space_file(t, "  gamma: {type: float, low: 0.9, high: 1.5}\n")],
+        "gamma",
+    ),
+    "unknown space": (lambda t: ["--space", "defualt"], "did you mean 'default'"),
+    "unknown dataset": (lambda t: ["--dataset", "mnist"], "unknown dataset 'mnist'"),
+    "missing data file": (
+        lambda t: ["--dataset", str(t / "nope.csv"), "--label", "y"],
+        "not found",
+    ),
+    "missing label column": (
+        lambda t: ["--dataset", labelled_table(t), "--label", "target"],
+        "label column 'target' not in",
+    ),
+    "unknown flag": (lambda t: ["--max-epoch", "3"], "did you mean --max-epochs"),
+    "bad number": (lambda t: ["--batch-size", "0"], "batch_size"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_exits_2_with_one_line(case, tmp_path, capsys, no_ray):
+    make_args, expected = CASES[case]
+    code = run.main(["--storage", str(tmp_path / "runs"), *make_args(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert expected in err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists()  # nothing written before the input was checked
+
+
+def test_resume_of_a_missing_sweep_lists_existing_ones(tmp_path, capsys, no_ray):
+    (tmp_path / "runs" / "earlier").mkdir(parents=True)
+    code = run.main(["--storage", str(tmp_path / "runs"), "--name", "later", "--resume"])
+    assert code == 2
+    assert "no sweep 'later' to resume" in capsys.readouterr().err
+
+
+def test_the_real_cli_prints_no_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "sweeps.run", "--dataset", "mnist", "--storage", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: unknown dataset 'mnist'; valid: digits, synthetic, "
+        "or a .parquet/.csv/.feather/.arrow file with --label"
+    ]
+
+
+def test_help_documents_every_option():
+    proc = subprocess.run(
+        [sys.executable, "-m", "sweeps.run", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0
+    for flag in ("--num-trials", "--gpus-per-trial", "--resume", "--smoke", "--address"):
+        assert flag in proc.stdout
