@@ -43,8 +43,11 @@ def load(directory: str | os.PathLike, map_location: str | torch.device = "cpu")
     path = Path(directory) / FILENAME
     try:
         bundle = torch.load(path, map_location=map_location, weights_only=True)
-    except (OSError, RuntimeError, EOFError) as err:
-        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from None
+    except Exception as err:  # the weights-only unpickler raises anything on damaged bytes
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise CheckpointError(f"cannot read checkpoint {path}: {reason}") from None
+    if not isinstance(bundle, dict):
+        raise CheckpointError(f"checkpoint {path} holds a {type(bundle).__name__}, not a bundle")
     version = bundle.get("format_version")
     if version != FORMAT_VERSION:
         raise CheckpointError(

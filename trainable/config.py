@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+)
 
 from trainable.models import ACTIVATIONS
 from trainable.optim import OPTIMIZERS
@@ -25,7 +32,7 @@ class TrialConfig(BaseModel):
     activation: str = "relu"
     momentum: float = Field(0.9, ge=0, lt=1)
     weight_decay: float = Field(0.0, ge=0)
-    hidden: tuple[int, ...] = (128, 128)
+    hidden: tuple[PositiveInt, ...] = (128, 128)
     hidden_size: int | None = Field(None, ge=1)
     num_layers: int | None = Field(None, ge=1)
 

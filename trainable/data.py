@@ -132,7 +132,7 @@ def _read_table(source: str, label: str | None) -> tuple[np.ndarray, np.ndarray,
     classes, labels = np.unique(target.to_numpy(zero_copy_only=False).astype(str),
                                 return_inverse=True)  # fmt: skip
     if len(classes) < 2:
-        raise DataError(f"label column {label!r} in {source} has one class ({classes[0]!r})")
+        raise DataError(f"label column {label!r} in {source} has one class ({str(classes[0])!r})")
     return np.stack(columns, axis=1), labels, tuple(classes.tolist())
 
 
@@ -153,7 +153,9 @@ def _read_arrow(source: str) -> pa.Table:
             return pyarrow.parquet.read_table(path, filesystem=filesystem)
         with filesystem.open_input_file(path) as handle:
             if suffix == ".csv":
-                return pyarrow.csv.read_csv(handle)
+                # A blank cell is a missing value, not a class or a feature named "".
+                options = pyarrow.csv.ConvertOptions(strings_can_be_null=True)
+                return pyarrow.csv.read_csv(handle, convert_options=options)
             return pyarrow.feather.read_table(handle)
     except (OSError, pa.ArrowException) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
