@@ -1,4 +1,4 @@
-"""Fixtures for the sweep tests: a real local Ray cluster with its own temp dir."""
+"""Shared fixtures: a real local Ray cluster with its own temp dir, always shut down."""
 
 from __future__ import annotations
 

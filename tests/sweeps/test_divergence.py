@@ -1,0 +1,28 @@
+"""Trials whose loss turns NaN/inf end as `diverged` without crashing the sweep."""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+import pytest
+
+from sweeps.run import main
+
+pytestmark = pytest.mark.slow
+
+EXPLODING = """params:
+  optimizer: {type: categorical, choices: [sgd]}
+  lr: {type: float, low: 1.0e+20, high: 1.0e+30, log: true}
+  activation: {type: categorical, choices: [relu]}
+"""
+
+
+def test_diverging_trials_are_pruned_and_the_sweep_finishes(ray_cluster, tmp_path, capsys):
+    space = tmp_path / "exploding.yaml"
+    space.write_text(EXPLODING)
+    args = ["--space", str(space), "--num-trials", "2", "--max-epochs", "4", "--hidden", "16"]
+    assert main(["--name", "boom", "--storage", str(tmp_path), *args]) == 0
+    trials = pq.read_table(tmp_path / "boom" / "trials.parquet").to_pylist()
+    assert [(t["status"], t["stop_reason"]) for t in trials] == [("PRUNED", "diverged")] * 2
+    assert all(t["epochs"] < 4 for t in trials)
+    assert not (tmp_path / "boom" / "best.json").exists()
+    assert "No trial produced a usable model." in capsys.readouterr().out
