@@ -8,10 +8,12 @@ as FAIL, and a completed one with its best validation loss.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
 import optuna
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
@@ -72,7 +74,8 @@ class SweepSearch(OptunaSearch):
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         # Optuna rejects NaN intermediate values; a diverged epoch says nothing to the sampler.
         if math.isfinite(result.get(self.metric, math.nan)):
-            super().on_trial_result(trial_id, result)
+            with contextlib.suppress(UpdateFinishedTrialError):  # see on_trial_complete
+                super().on_trial_result(trial_id, result)
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
@@ -86,8 +89,11 @@ class SweepSearch(OptunaSearch):
         state = STATES.get(ended.status, TrialState.PRUNED)
         value = result["best_val_loss"] if state == TrialState.COMPLETE else None
         ot_trial = self._ot_trials[trial_id]
-        ot_trial.set_user_attr("stop_reason", ended.reason)
-        self._ot_study.tell(ot_trial, value, state=state)
+        # After a driver crash Ray restores this searcher from its last experiment snapshot,
+        # which can be older than the journal: the trial may have ended there already.
+        with contextlib.suppress(UpdateFinishedTrialError):
+            ot_trial.set_user_attr("stop_reason", ended.reason)
+            self._ot_study.tell(ot_trial, value, state=state)
         self._completed_trials.add(trial_id)
 
 

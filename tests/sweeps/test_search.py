@@ -78,6 +78,18 @@ def test_the_searcher_survives_pickling_like_ray_checkpoints_it(tmp_path):
     assert clone.suggest("b")["trial_index"] == 1
 
 
+def test_a_searcher_restored_from_an_older_snapshot_than_the_journal_keeps_going(tmp_path):
+    """A driver killed between Ray's snapshot and the trial's end leaves the journal ahead."""
+    search = searcher(tmp_path)
+    search.suggest("a")
+    snapshot = pickle.dumps(search)
+    report(search, "a", [1.0, 0.9])  # ends as PRUNED in the journal
+    restored = pickle.loads(snapshot)
+    report(restored, "a", [1.0, 0.9, 0.8])  # Ray resumed the trial from its checkpoint
+    assert restored.suggest("b")["trial_index"] == 1
+    assert [t.state for t in restored._ot_study.trials][0] == TrialState.PRUNED
+
+
 def test_the_journal_holds_the_study(tmp_path):
     search = searcher(tmp_path)
     search.suggest("a")
