@@ -87,7 +87,7 @@ def test_a_searcher_restored_from_an_older_snapshot_than_the_journal_keeps_going
     restored = pickle.loads(snapshot)
     report(restored, "a", [1.0, 0.9, 0.8])  # Ray resumed the trial from its checkpoint
     assert restored.suggest("b")["trial_index"] == 1
-    assert [t.state for t in restored._ot_study.trials][0] == TrialState.PRUNED
+    assert restored._ot_study.trials[0].state == TrialState.PRUNED
 
 
 def test_the_journal_holds_the_study(tmp_path):
