@@ -10,11 +10,14 @@ from pydantic import (
     Field,
     PositiveInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
 from trainable.models import ACTIVATIONS
 from trainable.optim import OPTIMIZERS
+
+REGISTRIES = {"optimizer": OPTIMIZERS, "activation": ACTIVATIONS}
 
 
 class TrialConfigError(ValueError):
@@ -43,18 +46,12 @@ class TrialConfig(BaseModel):
     seed: int = 0
     trial_index: int = Field(0, ge=0)
 
-    @field_validator("optimizer")
+    @field_validator("optimizer", "activation")
     @classmethod
-    def _known_optimizer(cls, name: str) -> str:
-        if name not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
-        return name
-
-    @field_validator("activation")
-    @classmethod
-    def _known_activation(cls, name: str) -> str:
-        if name not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {name!r}; valid: {', '.join(ACTIVATIONS)}")
+    def _registered(cls, name: str, info: ValidationInfo) -> str:
+        registry = REGISTRIES[info.field_name]
+        if name not in registry:
+            raise ValueError(f"unknown {info.field_name} {name!r}; valid: {', '.join(registry)}")
         return name
 
     @property
