@@ -19,7 +19,7 @@ from ray.tune import Result, ResultGrid
 
 import search_spaces
 from sweeps.config import SweepConfig
-from sweeps.stopping import ERROR, outcome
+from sweeps.stopping import ERROR, INCOMPLETE, outcome
 from sweeps.storage import SweepFolder
 from trainable import TrainingRun
 
@@ -31,6 +31,7 @@ class SweepResults:
     trials: pa.Table
     epochs: pa.Table
     best: dict[str, Any] | None
+    interrupted: bool  # trials left to run: no model was chosen or tested
 
 
 def collect(grid: ResultGrid, cfg: SweepConfig) -> tuple[list[tuple[Result, dict]], list[dict]]:
@@ -40,10 +41,11 @@ def collect(grid: ResultGrid, cfg: SweepConfig) -> tuple[list[tuple[Result, dict
         trial_id = result.metrics.get("trial_id") or PurePosixPath(result.path).name
         ended = outcome(result.metrics, result.error is not None, cfg.max_epochs, cfg.patience)
         history = _history(result)
-        params = {k: v for k, v in result.config.items() if k in search_spaces.HYPERPARAMETERS}
+        config = result.config or {}  # None for a trial interrupted before it started
+        params = hyperparameters(config)
         trials.append((result, {
             "trial_id": trial_id,
-            "trial_index": result.config.get("trial_index"),
+            "trial_index": config.get("trial_index"),
             **params,
             "status": ended.status,
             "stop_reason": ended.reason,
@@ -57,6 +59,11 @@ def collect(grid: ResultGrid, cfg: SweepConfig) -> tuple[list[tuple[Result, dict
     order = {row["trial_id"]: i for i, (_, row) in enumerate(trials)}
     epoch_rows.sort(key=lambda row: (order[row["trial_id"]], row["epoch"]))
     return trials, epoch_rows
+
+
+def hyperparameters(config: dict[str, Any]) -> dict[str, Any]:
+    """The searched part of a trial config (the rest is shared by every trial)."""
+    return {k: v for k, v in config.items() if k in search_spaces.HYPERPARAMETERS}
 
 
 def _history(result: Result) -> list[dict[str, Any]]:
@@ -95,11 +102,10 @@ def evaluate_best(result: Result, row: dict, epoch_rows: list[dict]) -> dict[str
         ),
         {},
     )
-    params = {k: v for k, v in result.config.items() if k in search_spaces.HYPERPARAMETERS}
     return {
         "trial_id": row["trial_id"],
         "trial_index": row["trial_index"],
-        "config": params,
+        "config": hyperparameters(result.config),
         "best_epoch": row["best_epoch"],
         "val_loss": row["best_val_loss"],
         "val_acc": at_best.get("val_acc"),
@@ -114,11 +120,14 @@ def write(grid: ResultGrid, cfg: SweepConfig, folder: SweepFolder) -> SweepResul
     epochs = pa.Table.from_pylist(epoch_rows, schema=_epoch_schema())
     folder.write_bytes("trials.parquet", _parquet(trials))
     folder.write_bytes("epochs.parquet", _parquet(epochs))
-    chosen = best_trial(pairs)
+    statuses = trials.column("status").to_pylist() if trials.num_rows else []
+    interrupted = len(statuses) < cfg.num_trials or INCOMPLETE in statuses
+    # The test split is read once, for the final choice: never for an unfinished sweep.
+    chosen = None if interrupted else best_trial(pairs)
     best = evaluate_best(*chosen, epoch_rows) if chosen else None
     if best:
         folder.write_bytes("best.json", json.dumps(best, indent=2).encode())
-    return SweepResults(trials, epochs, best)
+    return SweepResults(trials, epochs, best, interrupted)
 
 
 def _epoch_schema() -> pa.Schema:

@@ -106,6 +106,12 @@ def summary(outcome: results.SweepResults, folder: SweepFolder) -> str:
     statuses = outcome.trials.column("status").to_pylist()
     reasons = outcome.trials.column("stop_reason").to_pylist()
     counts = ", ".join(f"{reasons.count(r)} {r}" for r in sorted(set(reasons)))
+    if outcome.interrupted:
+        return (
+            f"\nSweep interrupted: {len(statuses)} trials started ({counts}); results so far are "
+            f"in {folder.uri}.\nContinue it with: python -m sweeps.run --name {folder.name} "
+            f"--storage {folder.storage} --resume"
+        )
     lines = [f"\nSweep finished: {len(statuses)} trials ({counts})."]
     best = outcome.best
     if best:
@@ -134,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(summary(outcome, plan.folder))
-    return 0
+    return 130 if outcome.interrupted else 0
 
 
 if __name__ == "__main__":

@@ -12,13 +12,13 @@ from typing import Any
 
 from ray import tune
 
-COMPLETE, PRUNED, ERROR = "COMPLETE", "PRUNED", "ERROR"
+COMPLETE, PRUNED, ERROR, INCOMPLETE = "COMPLETE", "PRUNED", "ERROR", "INCOMPLETE"
 
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # COMPLETE, PRUNED or ERROR (as Optuna names trial states)
-    reason: str  # completed, asha, stalled, diverged or error
+    status: str  # COMPLETE, PRUNED or ERROR (as Optuna names trial states), or INCOMPLETE
+    reason: str  # completed, asha, stalled, diverged, error, or interrupted
 
 
 def stalled(result: dict[str, Any], patience: int) -> bool:
@@ -28,8 +28,11 @@ def stalled(result: dict[str, Any], patience: int) -> bool:
 
 def outcome(result: dict[str, Any] | None, error: bool, max_epochs: int, patience: int) -> Outcome:
     """Why a trial whose last reported result is ``result`` ended."""
-    if error or not result or "epoch" not in result:
+    if error:
         return Outcome(ERROR, "error")
+    # Ray marks the result that ended a trial as done; no result at all: it never got to train.
+    if not result or "epoch" not in result or not result.get("done", True):
+        return Outcome(INCOMPLETE, "interrupted")
     if result["diverged"]:
         return Outcome(PRUNED, "diverged")
     if result["epoch"] >= max_epochs:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sweeps.stopping import COMPLETE, ERROR, PRUNED, Outcome, PatienceStopper, outcome
+from sweeps.stopping import COMPLETE, ERROR, INCOMPLETE, PRUNED, Outcome, PatienceStopper, outcome
 
 
 def result(epoch, best_epoch, diverged=False):
@@ -20,8 +20,11 @@ def result(epoch, best_epoch, diverged=False):
         (result(7, 4), False, Outcome(PRUNED, "stalled")),
         (result(4, 3), False, Outcome(PRUNED, "asha")),
         (result(4, 3), True, Outcome(ERROR, "error")),
-        (None, False, Outcome(ERROR, "error")),
-        ({}, False, Outcome(ERROR, "error")),
+        (None, True, Outcome(ERROR, "error")),
+        (None, False, Outcome(INCOMPLETE, "interrupted")),
+        ({}, False, Outcome(INCOMPLETE, "interrupted")),
+        ({**result(4, 3), "done": False}, False, Outcome(INCOMPLETE, "interrupted")),
+        ({**result(4, 3), "done": True}, False, Outcome(PRUNED, "asha")),
     ],
 )
 def test_outcome(last, error, expected):
