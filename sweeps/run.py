@@ -54,6 +54,7 @@ def prepare(cfg: SweepConfig) -> Plan:
         )
     columns = check_space(cfg.space, tuner.settings(cfg))
     load(cfg.dataset, label=cfg.label, seed=cfg.seed)
+    folder.ensure_writable()
     return Plan(cfg, folder, columns)
 
 
@@ -89,17 +90,27 @@ def ray_session(cfg: SweepConfig) -> Iterator[None]:
 
 def run(plan: Plan) -> results.SweepResults:
     cfg, folder = plan.cfg, plan.folder
-    folder.ensure_writable()
-    if not cfg.resume:
-        folder.write_bytes(SAVED_CONFIG, cfg.model_dump_json(indent=2).encode())
     with ray_session(cfg):
-        journal = folder.file(tuner.JOURNAL)
         if cfg.resume:
             sweep = tuner.restore(cfg, folder)
         else:
-            sweep = tuner.build(cfg, folder, journal, plan.columns)
+            check_resources(cfg)
+            folder.write_bytes(SAVED_CONFIG, cfg.model_dump_json(indent=2).encode())
+            sweep = tuner.build(cfg, folder, folder.journal(), plan.columns)
         grid = sweep.fit()
+    folder.publish_journal()
     return results.write(grid, cfg, folder)
+
+
+def check_resources(cfg: SweepConfig) -> None:
+    """A trial that asks for more than the whole cluster has would wait forever."""
+    available = ray.cluster_resources()
+    for name, per_trial in (("CPU", cfg.cpus_per_trial), ("GPU", cfg.gpus_per_trial)):
+        if per_trial > available.get(name, 0):
+            raise ConfigError(
+                f"--{name.lower()}s-per-trial {per_trial:g} but the Ray cluster has "
+                f"{available.get(name, 0):g} {name}s"
+            )
 
 
 def summary(outcome: results.SweepResults, folder: SweepFolder) -> str:

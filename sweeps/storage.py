@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import posixpath
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from sweeps.config import ConfigError
+
+JOURNAL = "optuna.journal"
 
 
 @dataclass(frozen=True)
@@ -59,18 +62,40 @@ class SweepFolder:
         return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)
 
     def ensure_writable(self) -> None:
-        """Create the folder, or say in one line why it cannot be."""
+        """Create ``storage`` if needed and write a probe file there, or say why it cannot be."""
         try:
-            self.filesystem.create_dir(self.path, recursive=True)
-            probe = self.file(".write-probe")
+            self.filesystem.create_dir(self.root, recursive=True)
+            probe = posixpath.join(self.root, f".write-probe-{os.getpid()}")
             with self.filesystem.open_output_stream(probe) as out:
                 out.write(b"ok")
             self.filesystem.delete_file(probe)
         except (OSError, pa.ArrowException) as err:
-            raise ConfigError(f"storage {self.storage} is not writable: {err}") from None
+            reason = str(err).splitlines()[0]
+            raise ConfigError(f"storage {self.storage} is not writable: {reason}") from None
+
+    def journal(self) -> str:
+        """A local path for the Optuna journal (file locks need a local or NFS file).
+
+        Local storage keeps it in the sweep folder; for object stores it lives in a local cache
+        and :meth:`publish_journal` copies it into the sweep folder.
+        """
+        if self.is_local:
+            return self.file(JOURNAL)
+        key = hashlib.sha256(self.uri.encode()).hexdigest()[:16]
+        cache = Path.home() / ".cache" / "sweeps" / key
+        cache.mkdir(parents=True, exist_ok=True)
+        local = cache / JOURNAL
+        if not local.exists() and self.has(JOURNAL):
+            local.write_bytes(self.read_bytes(JOURNAL))
+        return str(local)
+
+    def publish_journal(self) -> None:
+        if not self.is_local:
+            self.write_bytes(JOURNAL, Path(self.journal()).read_bytes())
 
     def write_bytes(self, filename: str, data: bytes) -> str:
         """Write atomically where the filesystem can rename (local, NFS)."""
+        self.filesystem.create_dir(self.path, recursive=True)
         target = self.file(filename)
         staging = self.file(f".{filename}.tmp-{os.getpid()}")
         with self.filesystem.open_output_stream(staging) as out:
@@ -78,6 +103,9 @@ class SweepFolder:
         self.filesystem.move(staging, target)
         return target
 
-    def read_text(self, filename: str) -> str:
+    def read_bytes(self, filename: str) -> bytes:
         with self.filesystem.open_input_stream(self.file(filename)) as handle:
-            return handle.read().decode()
+            return handle.read()
+
+    def read_text(self, filename: str) -> str:
+        return self.read_bytes(filename).decode()

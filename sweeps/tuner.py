@@ -25,7 +25,6 @@ from sweeps.storage import SweepFolder
 from trainable.tune_adapter import SweepTrainable
 
 STUDY_NAME = "sweep"
-JOURNAL = "optuna.journal"
 
 
 def settings(cfg: SweepConfig) -> dict[str, Any]:

@@ -83,6 +83,21 @@ def test_bad_input_exits_2_with_one_line(case, tmp_path, capsys, no_ray):
     assert not (tmp_path / "runs").exists()  # nothing written before the input was checked
 
 
+def test_storage_that_cannot_be_created_is_refused(tmp_path, capsys, no_ray):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert run.main(["--storage", str(blocker / "runs")]) == 2
+    assert "is not writable" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_more_gpus_per_trial_than_the_cluster_has_is_refused(ray_cluster, tmp_path, capsys):
+    code = run.main(["--storage", str(tmp_path), "--name", "gpu", "--gpus-per-trial", "0.5"])
+    assert code == 2
+    assert "--gpus-per-trial 0.5 but the Ray cluster has 0 GPUs" in capsys.readouterr().err
+    assert not (tmp_path / "gpu").exists()
+
+
 def test_resume_of_a_missing_sweep_lists_existing_ones(tmp_path, capsys, no_ray):
     (tmp_path / "runs" / "earlier").mkdir(parents=True)
     code = run.main(["--storage", str(tmp_path / "runs"), "--name", "later", "--resume"])
