@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import optuna
 import ray
+from ray import tune
 
 from search_spaces import SpaceError
 from sweeps import config, results, tuner
@@ -62,6 +63,11 @@ def _resumed(cfg: SweepConfig, folder: SweepFolder) -> SweepConfig:
     if not folder.has(SAVED_CONFIG):
         known = ", ".join(folder.existing_sweeps()) or "none"
         raise ConfigError(f"no sweep {cfg.name!r} to resume in {folder.storage}; sweeps: {known}")
+    if not tune.Tuner.can_restore(folder.uri):
+        raise ConfigError(
+            f"sweep {cfg.name!r} stopped before Ray saved any state; "
+            "start it again under a new --name"
+        )
     saved = SweepConfig.model_validate_json(folder.read_text(SAVED_CONFIG))
     changed = sorted(
         key for key in cfg.model_fields_set - RESUMABLE if getattr(cfg, key) != getattr(saved, key)

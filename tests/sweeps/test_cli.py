@@ -105,6 +105,13 @@ def test_resume_of_a_missing_sweep_lists_existing_ones(tmp_path, capsys, no_ray)
     assert "no sweep 'later' to resume" in capsys.readouterr().err
 
 
+def test_resume_of_a_sweep_that_never_started_is_refused(tmp_path, capsys, no_ray):
+    (tmp_path / "early").mkdir()
+    (tmp_path / "early" / "sweep.json").write_text("{}")
+    assert run.main(["--storage", str(tmp_path), "--name", "early", "--resume"]) == 2
+    assert "stopped before Ray saved any state" in capsys.readouterr().err
+
+
 def test_the_real_cli_prints_no_traceback(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "sweeps.run", "--dataset", "mnist", "--storage", str(tmp_path)],
