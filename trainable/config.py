@@ -57,10 +57,10 @@ class TrialConfig(BaseModel):
     @property
     def hidden_layers(self) -> tuple[int, ...]:
         """Searched ``hidden_size``/``num_layers`` override the sweep's fixed ``hidden``."""
-        size = self.hidden_size or (self.hidden[0] if self.hidden else 128)
-        layers = self.num_layers if self.num_layers is not None else len(self.hidden)
         if self.hidden_size is None and self.num_layers is None:
             return self.hidden
+        size = self.hidden_size or (self.hidden[0] if self.hidden else 128)
+        layers = self.num_layers if self.num_layers is not None else len(self.hidden)
         return (size,) * layers
 
     @classmethod
