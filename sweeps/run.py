@@ -20,7 +20,7 @@ from ray import tune
 from search_spaces import SpaceError
 from sweeps import config, results, tuner
 from sweeps.config import ConfigError, SweepConfig
-from sweeps.search import check_space
+from sweeps.search import SpaceInfo, check_space
 from sweeps.storage import SweepFolder
 from trainable import TrialConfigError
 from trainable.data import DataError, load
@@ -36,11 +36,11 @@ USER_ERRORS = (ConfigError, SpaceError, DataError, TrialConfigError)
 
 @dataclass(frozen=True)
 class Plan:
-    """A sweep that passed every check: its final config, folder and progress-table columns."""
+    """A sweep that passed every check: its final config, folder and search space."""
 
     cfg: SweepConfig
     folder: SweepFolder
-    columns: list[str]
+    space: SpaceInfo
 
 
 def prepare(cfg: SweepConfig) -> Plan:
@@ -53,10 +53,10 @@ def prepare(cfg: SweepConfig) -> Plan:
             f"sweep {cfg.name!r} already exists in {folder.storage}; "
             "continue it with --resume or choose another --name"
         )
-    columns = check_space(cfg.space, tuner.settings(cfg))
+    space = check_space(cfg.space, tuner.settings(cfg))
     load(cfg.dataset, label=cfg.label, seed=cfg.seed)
     folder.ensure_writable()
-    return Plan(cfg, folder, columns)
+    return Plan(cfg, folder, space)
 
 
 def _resumed(cfg: SweepConfig, folder: SweepFolder) -> SweepConfig:
@@ -102,9 +102,9 @@ def run(plan: Plan) -> results.SweepResults:
         else:
             check_resources(cfg)
             folder.write_bytes(SAVED_CONFIG, cfg.model_dump_json(indent=2).encode())
-            sweep = tuner.build(cfg, folder, folder.journal(), plan.columns)
+            sweep = tuner.build(cfg, folder, plan.space)
         grid = sweep.fit()
-    folder.publish_journal()
+    folder.publish()
     return results.write(grid, cfg, folder)
 
 
@@ -141,8 +141,12 @@ def summary(outcome: results.SweepResults, folder: SweepFolder) -> str:
         ]
     else:
         lines.append("No trial produced a usable model.")
-    lines.append(f"Results: {folder.uri}")
+    lines += [f"Results: {folder.uri}", watch(folder)]
     return "\n".join(lines)
+
+
+def watch(folder: SweepFolder) -> str:
+    return f"TensorBoard: python -m sweeps.tensorboard {folder.uri}"
 
 
 def _fmt(value: object) -> str:
@@ -152,6 +156,7 @@ def _fmt(value: object) -> str:
 def main(argv: list[str] | None = None) -> int:
     try:
         plan = prepare(config.parse(argv))
+        print(f"Sweep {plan.folder.name} in {plan.folder.uri}\n{watch(plan.folder)}", flush=True)
         outcome = run(plan)
     except USER_ERRORS as err:
         print(f"error: {err}", file=sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
@@ -97,12 +98,19 @@ class SweepSearch(OptunaSearch):
         self._completed_trials.add(trial_id)
 
 
-def check_space(source: str, settings: dict[str, Any], draws: int = 64) -> list[str]:
+@dataclass(frozen=True)
+class SpaceInfo:
+    """What random draws revealed about a search space."""
+
+    distributions: dict[str, optuna.distributions.BaseDistribution]  # every hyperparameter
+    always: list[str]  # those every draw suggested (conditional ones are left out)
+
+
+def check_space(source: str, settings: dict[str, Any], draws: int = 64) -> SpaceInfo:
     """Fail before Ray starts if the space can propose a config the trainable would reject.
 
     Random draws reveal every distribution the space uses (on the branches they take); each
     distribution's extremes, and each categorical choice, must make a valid trial config.
-    Returns the hyperparameters that every draw suggested (conditional ones are left out).
     """
     space = SweepSpace(source)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
@@ -124,4 +132,4 @@ def check_space(source: str, settings: dict[str, Any], draws: int = 64) -> list[
                 TrialConfig.parse({**settings, name: value})
             except TrialConfigError as err:
                 raise TrialConfigError(f"search space {source!r}: {err}") from None
-    return [name for name in seen if name in (always or ())]
+    return SpaceInfo(seen, [name for name in seen if name in (always or ())])

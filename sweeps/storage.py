@@ -14,6 +14,7 @@ import pyarrow.fs as pafs
 from sweeps.config import ConfigError
 
 JOURNAL = "optuna.journal"
+TENSORBOARD = "tensorboard"
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,8 @@ class SweepFolder:
                 filesystem, root = pafs.FileSystem.from_uri(storage)
             except (pa.ArrowException, ValueError) as err:
                 raise ConfigError(f"unsupported --storage {storage!r}: {err}") from None
-            return cls(storage.rstrip("/"), name, filesystem, root.rstrip("/"))
+            base, sep, query = storage.partition("?")
+            return cls(base.rstrip("/") + sep + query, name, filesystem, root.rstrip("/"))
         local = str(Path(storage).expanduser().resolve())
         return cls(local, name, pafs.LocalFileSystem(), local)
 
@@ -43,9 +45,19 @@ class SweepFolder:
         """The folder inside its filesystem (a plain path when local)."""
         return posixpath.join(self.root, self.name)
 
+    @classmethod
+    def at(cls, location: str) -> SweepFolder:
+        """The sweep folder at a path or URI: ``runs/sweep-1``, ``s3://bucket/runs/x?region=..``."""
+        base, sep, query = location.partition("?")
+        storage, _, name = base.rstrip("/").rpartition("/")
+        if not name:
+            raise ConfigError(f"not a sweep folder: {location!r}")
+        return cls.of((storage or ".") + sep + query, name)
+
     @property
     def uri(self) -> str:
-        return f"{self.storage}/{self.name}"
+        base, sep, query = self.storage.partition("?")
+        return f"{base}/{self.name}{sep}{query}"
 
     def file(self, filename: str) -> str:
         return posixpath.join(self.path, filename)
@@ -55,6 +67,9 @@ class SweepFolder:
 
     def has(self, filename: str) -> bool:
         return self.filesystem.get_file_info(self.file(filename)).type == pafs.FileType.File
+
+    def has_folder(self, name: str) -> bool:
+        return self.filesystem.get_file_info(self.file(name)).type == pafs.FileType.Directory
 
     def existing_sweeps(self) -> list[str]:
         selector = pafs.FileSelector(self.root, allow_not_found=True)
@@ -73,25 +88,53 @@ class SweepFolder:
             reason = str(err).splitlines()[0]
             raise ConfigError(f"storage {self.storage} is not writable: {reason}") from None
 
+    @property
+    def cache(self) -> Path:
+        """A local folder for what needs a local file while the sweep runs (object stores)."""
+        key = hashlib.sha256(self.uri.encode()).hexdigest()[:16]
+        return Path.home() / ".cache" / "sweeps" / key
+
     def journal(self) -> str:
         """A local path for the Optuna journal (file locks need a local or NFS file).
 
-        Local storage keeps it in the sweep folder; for object stores it lives in a local cache
-        and :meth:`publish_journal` copies it into the sweep folder.
+        Local storage keeps it in the sweep folder; for object stores it lives in the local
+        cache and :meth:`publish` copies it into the sweep folder.
         """
         if self.is_local:
             return self.file(JOURNAL)
-        key = hashlib.sha256(self.uri.encode()).hexdigest()[:16]
-        cache = Path.home() / ".cache" / "sweeps" / key
-        cache.mkdir(parents=True, exist_ok=True)
-        local = cache / JOURNAL
+        self.cache.mkdir(parents=True, exist_ok=True)
+        local = self.cache / JOURNAL
         if not local.exists() and self.has(JOURNAL):
             local.write_bytes(self.read_bytes(JOURNAL))
         return str(local)
 
-    def publish_journal(self) -> None:
-        if not self.is_local:
-            self.write_bytes(JOURNAL, Path(self.journal()).read_bytes())
+    def tensorboard_dir(self, download: bool = False) -> str:
+        """The local folder of the sweep's TensorBoard event files (cached for object stores).
+
+        ``download`` fetches a finished sweep's files from an object store to read them.
+        """
+        if self.is_local:
+            return self.file(TENSORBOARD)
+        local = self.cache / TENSORBOARD
+        if download:
+            local.mkdir(parents=True, exist_ok=True)
+            pafs.copy_files(
+                self.file(TENSORBOARD), str(local),
+                source_filesystem=self.filesystem, destination_filesystem=pafs.LocalFileSystem(),
+            )  # fmt: skip
+        return str(local)
+
+    def publish(self) -> None:
+        """Copy the locally kept journal and TensorBoard files into an object-store folder."""
+        if self.is_local:
+            return
+        self.write_bytes(JOURNAL, Path(self.journal()).read_bytes())
+        local = self.cache / TENSORBOARD
+        if local.is_dir():
+            pafs.copy_files(
+                str(local), self.file(TENSORBOARD),
+                source_filesystem=pafs.LocalFileSystem(), destination_filesystem=self.filesystem,
+            )  # fmt: skip
 
     def write_bytes(self, filename: str, data: bytes) -> str:
         """Write atomically where the filesystem can rename (local, NFS)."""

@@ -19,9 +19,10 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter
 
 from sweeps.config import SweepConfig
-from sweeps.search import SweepSearch
+from sweeps.search import SpaceInfo, SweepSearch
 from sweeps.stopping import PatienceStopper
 from sweeps.storage import SweepFolder
+from sweeps.tensorboard import TensorBoardLogger
 from trainable.tune_adapter import SweepTrainable
 
 STUDY_NAME = "sweep"
@@ -72,10 +73,9 @@ def _trainable(cfg: SweepConfig) -> Any:
     )
 
 
-def build(cfg: SweepConfig, folder: SweepFolder, journal: str, columns: list[str]) -> tune.Tuner:
-    """``columns``: hyperparameters every trial has, shown in the progress table."""
+def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> tune.Tuner:
     searcher = SweepSearch(
-        cfg.space, seed=cfg.seed, journal=journal, study_name=STUDY_NAME,
+        cfg.space, seed=cfg.seed, journal=folder.journal(), study_name=STUDY_NAME,
         max_epochs=cfg.max_epochs, patience=cfg.patience,
     )  # fmt: skip
     scheduler = ASHAScheduler(
@@ -107,7 +107,8 @@ def build(cfg: SweepConfig, folder: SweepFolder, journal: str, columns: list[str
                 checkpoint_frequency=cfg.checkpoint_every,
                 checkpoint_at_end=True,
             ),
-            progress_reporter=progress_table(columns),
+            callbacks=[TensorBoardLogger(folder.tensorboard_dir(), space.distributions)],
+            progress_reporter=progress_table(space.always),
             verbose=1,
         ),
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import optuna
@@ -12,26 +11,6 @@ import pytest
 from sweeps.run import main
 
 pytestmark = pytest.mark.slow
-
-ARGS = [
-    "--space", "small", "--num-trials", "10", "--max-epochs", "6", "--grace-period", "1",
-    "--reduction-factor", "3", "--patience", "3", "--hidden", "32", "--seed", "1",
-    "--checkpoint-every", "2",
-]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def sweep(ray_cluster, tmp_path_factory):
-    storage = tmp_path_factory.mktemp("runs")
-    assert main(["--name", "e2e", "--storage", str(storage), *ARGS]) == 0
-    folder = storage / "e2e"
-    return {
-        "folder": folder,
-        "storage": storage,
-        "trials": pq.read_table(folder / "trials.parquet").to_pylist(),
-        "epochs": pq.read_table(folder / "epochs.parquet").to_pylist(),
-        "best": json.loads((folder / "best.json").read_text()),
-    }
 
 
 def test_every_trial_ran_and_asha_ended_some_early(sweep):
@@ -98,7 +77,7 @@ def test_the_optuna_study_holds_pruned_trials_consistent_with_ray(sweep):
 
 def test_rerunning_a_finished_sweep_name_is_refused_and_changes_nothing(sweep, capsys):
     before = {p: p.stat().st_mtime_ns for p in sweep["folder"].rglob("*")}
-    code = main(["--name", "e2e", "--storage", str(sweep["storage"]), *ARGS])
+    code = main(["--name", "e2e", "--storage", str(sweep["storage"]), *sweep["args"]])
     assert code == 2
     assert "already exists" in capsys.readouterr().err
     assert {p: p.stat().st_mtime_ns for p in sweep["folder"].rglob("*")} == before

@@ -101,9 +101,11 @@ def test_the_journal_holds_the_study(tmp_path):
     assert [t.state for t in study.trials] == [TrialState.COMPLETE]
 
 
-def test_check_space_returns_the_unconditional_hyperparameters():
-    columns = check_space("default", {})
-    assert set(columns) == {"optimizer", "lr", "gamma", "activation"}  # momentum is conditional
+def test_check_space_finds_every_hyperparameter_and_the_unconditional_ones():
+    space = check_space("default", {})
+    assert set(space.always) == {"optimizer", "lr", "gamma", "activation"}
+    assert set(space.distributions) == {*space.always, "momentum"}  # momentum is conditional
+    assert space.distributions["lr"].log
 
 
 def test_check_space_rejects_settings_the_trainable_refuses():

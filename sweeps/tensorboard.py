@@ -1,0 +1,156 @@
+"""TensorBoard for sweeps: per-epoch curves and an HParams table that fills in while trials run.
+
+``TensorBoardLogger`` replaces Ray's TBX logger (it subclasses it, so Ray adds no second one).
+Ray's writes hparams only when a trial ends, derives the experiment's columns from whichever
+trials it saw, and mixes in bookkeeping fields (done, time_this_iter_s, ...). Here the
+experiment's hparams config is written once, from the search space, so conditional
+hyperparameters such as momentum keep their column; each trial starts its HParams session when
+it starts; and the only scalars are the ones a researcher reads.
+
+``python -m sweeps.tensorboard FOLDER [FOLDER ...]`` serves one or more sweeps on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import optuna
+from ray.tune.experiment import Trial
+from ray.tune.logger.tensorboardx import TBXLoggerCallback
+from tensorboard.plugins.hparams import summary_v2 as hp
+
+from sweeps.config import ConfigError
+from sweeps.storage import TENSORBOARD, SweepFolder
+
+# result key -> scalar tag; loss/* and accuracy/* overlay train and val per trial.
+SCALARS = {
+    "train_loss": "loss/train",
+    "val_loss": "loss/val",
+    "train_acc": "accuracy/train",
+    "val_acc": "accuracy/val",
+    "lr": "lr",
+}
+# HParams metrics: the trial's best epoch, written whenever an epoch improves on it.
+BEST_VAL_LOSS, BEST_VAL_ACC, BEST_EPOCH = "best/val_loss", "best/val_acc", "best/epoch"
+METRICS = ((BEST_VAL_LOSS, "val_loss"), (BEST_VAL_ACC, "val_acc"), (BEST_EPOCH, "best_epoch"))
+
+
+def hparam(name: str, distribution: optuna.distributions.BaseDistribution) -> hp.HParam:
+    """An HParams column with the domain the search space gives the hyperparameter."""
+    if isinstance(distribution, optuna.distributions.CategoricalDistribution):
+        return hp.HParam(name, hp.Discrete(list(distribution.choices)))
+    if isinstance(distribution, optuna.distributions.IntDistribution):
+        return hp.HParam(name, hp.IntInterval(distribution.low, distribution.high))
+    return hp.HParam(name, hp.RealInterval(float(distribution.low), float(distribution.high)))
+
+
+class TensorBoardLogger(TBXLoggerCallback):
+    """Writes ``<logdir>/<trial name>/`` event files and the experiment config in ``<logdir>``."""
+
+    def __init__(
+        self, logdir: str, distributions: dict[str, optuna.distributions.BaseDistribution]
+    ) -> None:
+        # Ray's __init__ only imports tensorboardX; everything it sets up is replaced here.
+        self.logdir = Path(logdir)
+        self.distributions = dict(distributions)
+        self._writers: dict[str, Any] = {}  # by trial folder name
+
+    def setup(self, *args: Any, **kwargs: Any) -> None:
+        # Once per sweep: a resumed sweep finds the config already there.
+        if self.logdir.is_dir() and any(self.logdir.glob("events.out.tfevents.*")):
+            return
+        config = hp.hparams_config_pb(
+            hparams=[hparam(name, d) for name, d in sorted(self.distributions.items())],
+            metrics=[hp.Metric(tag, display_name=shown) for tag, shown in METRICS],
+        )
+        with self._writer(self.logdir) as writer:
+            writer.file_writer.add_summary(config)
+
+    def log_trial_start(self, trial: Trial) -> None:
+        self.log_trial_end(trial)
+        name = _run_name(trial)
+        run = self.logdir / name
+        resumed = run.is_dir() and any(run.iterdir())
+        writer = self._writers[name] = self._writer(run)
+        if not resumed:
+            values = {k: v for k, v in trial.config.items() if k in self.distributions}
+            writer.file_writer.add_summary(hp.hparams_pb(values, trial_id=name))
+            writer.flush()
+
+    def log_trial_result(self, iteration: int, trial: Trial, result: dict[str, Any]) -> None:
+        writer = self._writers.get(_run_name(trial))
+        if writer is None or "epoch" not in result:
+            return
+        epoch = int(result["epoch"])
+        for key, tag in SCALARS.items():
+            if key in result:
+                writer.add_scalar(tag, result[key], epoch)
+        if result.get("best_epoch") == epoch and math.isfinite(result["best_val_loss"]):
+            writer.add_scalar(BEST_VAL_LOSS, result["best_val_loss"], epoch)
+            writer.add_scalar(BEST_VAL_ACC, result["val_acc"], epoch)
+            writer.add_scalar(BEST_EPOCH, epoch, epoch)
+
+    def log_trial_end(self, trial: Trial, failed: bool = False) -> None:
+        writer = self._writers.pop(_run_name(trial), None)
+        if writer is not None:
+            writer.close()
+
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        while self._writers:
+            self._writers.popitem()[1].close()
+
+    @staticmethod
+    def _writer(directory: Path) -> Any:
+        from torch.utils.tensorboard import SummaryWriter
+
+        return SummaryWriter(str(directory), flush_secs=5)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_writers": {}}
+
+
+def _run_name(trial: Trial) -> str:
+    return Path(trial.path).name  # the trial's folder name, trial_NNN_<id>
+
+
+def logdir_spec(locations: list[str]) -> str:
+    """TensorBoard's ``--logdir_spec``: one named group of runs per sweep folder."""
+    parts = []
+    for location in locations:
+        folder = SweepFolder.at(location)
+        if not folder.exists():
+            raise ConfigError(f"no sweep folder at {location}")
+        if not folder.has_folder(TENSORBOARD):
+            raise ConfigError(f"{location} has no {TENSORBOARD}/ folder (written by sweeps.run)")
+        parts.append(f"{folder.name}:{folder.tensorboard_dir(download=True)}")
+    return ",".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m sweeps.tensorboard",
+        description="TensorBoard over one or more sweep folders (several compare sweeps).",
+    )
+    parser.add_argument("folders", nargs="+", metavar="FOLDER", help="sweep folder or URI")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind [127.0.0.1]")
+    parser.add_argument("--port", default="6006", help="port [6006]; 0 picks a free one")
+    args = parser.parse_args(argv)
+    try:
+        spec = logdir_spec(args.folders)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    from tensorboard import program
+
+    board = program.TensorBoard()
+    board.configure(argv=[None, "--logdir_spec", spec, "--host", args.host, "--port", args.port])
+    board.main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""TensorBoard output read back with TensorBoard's own reader and served by its own server."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from tensorboard.backend.event_processing import event_accumulator as ea
+from tensorboard.plugins.hparams import metadata
+
+from sweeps.search import check_space
+from sweeps.tensorboard import TensorBoardLogger, main
+
+SWEPT = {"activation", "gamma", "lr", "momentum", "optimizer"}  # the small space
+METRIC_TAGS = {"best/val_loss", "best/val_acc", "best/epoch"}
+SCALAR_TAGS = {"loss/train", "loss/val", "accuracy/train", "accuracy/val", "lr", *METRIC_TAGS}
+
+
+def read(directory: Path) -> ea.EventAccumulator:
+    accumulator = ea.EventAccumulator(str(directory), size_guidance={ea.TENSORS: 0, ea.SCALARS: 0})
+    return accumulator.Reload()
+
+
+def hparams_content(directory: Path, tag: str) -> bytes:
+    return read(directory).PluginTagToContent(metadata.PLUGIN_NAME)[tag]
+
+
+def session_values(run: Path) -> dict[str, object]:
+    start = metadata.parse_session_start_info_plugin_data(
+        hparams_content(run, metadata.SESSION_START_INFO_TAG)
+    )
+    return {key: value.string_value or value.number_value for key, value in start.hparams.items()}
+
+
+def test_the_experiment_config_has_every_searched_hyperparameter_and_the_metrics(sweep):
+    experiment = metadata.parse_experiment_plugin_data(
+        hparams_content(sweep["folder"] / "tensorboard", metadata.EXPERIMENT_TAG)
+    )
+    assert {info.name for info in experiment.hparam_infos} == SWEPT
+    lr = next(info for info in experiment.hparam_infos if info.name == "lr")
+    assert (lr.domain_interval.min_value, lr.domain_interval.max_value) == (1e-3, 0.3)
+    shown = {m.name.tag: m.display_name for m in experiment.metric_infos}
+    assert shown == {
+        "best/val_loss": "val_loss", "best/val_acc": "val_acc", "best/epoch": "best_epoch"
+    }  # fmt: skip
+
+
+def test_each_trial_has_its_hyperparameters_and_epoch_curves(sweep):
+    runs = {p.name: p for p in (sweep["folder"] / "tensorboard").iterdir() if p.is_dir()}
+    assert len(runs) == len(sweep["trials"])
+    for trial in sweep["trials"]:
+        run = next(p for name, p in runs.items() if name.endswith(trial["trial_id"]))
+        expected = {k: trial[k] for k in SWEPT if trial[k] is not None}
+        assert session_values(run) == pytest.approx(expected)
+        scalars = read(run)
+        assert set(scalars.Tags()["scalars"]) == SCALAR_TAGS  # no Ray bookkeeping
+        rows = [e for e in sweep["epochs"] if e["trial_id"] == trial["trial_id"]]
+        for tag, column in (("loss/train", "train_loss"), ("loss/val", "val_loss"), ("lr", "lr")):
+            series = scalars.Scalars(tag)  # values are stored as float32
+            assert [s.step for s in series] == [r["epoch"] for r in rows]
+            assert [s.value for s in series] == pytest.approx([r[column] for r in rows], rel=1e-6)
+        best = scalars.Scalars("best/val_loss")[-1]
+        assert best.step == trial["best_epoch"]
+        assert best.value == pytest.approx(trial["best_val_loss"], rel=1e-6)
+
+
+def test_trials_without_a_conditional_hyperparameter_are_still_in_the_table(sweep):
+    missing = [t for t in sweep["trials"] if t["momentum"] is None]
+    assert missing, "every trial used momentum: the sweep no longer tests a conditional column"
+    run = next((sweep["folder"] / "tensorboard").glob(f"*{missing[0]['trial_id']}"))
+    assert "momentum" not in session_values(run)
+
+
+def test_a_trial_appears_in_the_hparams_table_as_soon_as_it_starts(tmp_path):
+    logger = TensorBoardLogger(str(tmp_path), check_space("small", {}).distributions)
+    logger.setup()
+    trial = SimpleNamespace(path="/somewhere/trial_004_abc", config={
+        "optimizer": "adam", "lr": 0.01, "gamma": 0.95, "activation": "tanh",
+        "seed": 0, "trial_index": 4,
+    })  # fmt: skip
+    logger.log_trial_start(trial)
+    assert session_values(tmp_path / "trial_004_abc") == pytest.approx(
+        {"optimizer": "adam", "lr": 0.01, "gamma": 0.95, "activation": "tanh"}
+    )
+    result = {"epoch": 1, "val_loss": 0.5, "best_val_loss": 0.4, "best_epoch": 0, "done": False,
+              "time_this_iter_s": 0.1, "val_acc": 0.8}  # fmt: skip
+    logger.log_trial_result(1, trial, result)
+    logger.log_trial_end(trial)
+    tags = set(read(tmp_path / "trial_004_abc").Tags()["scalars"])
+    assert tags == {"loss/val", "accuracy/val"}  # not a best epoch: no best/* point
+
+
+def test_the_cli_serves_the_hparams_plugin_on_loopback(sweep):
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sweeps.tensorboard", str(sweep["folder"]), "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        url = None
+        for line in server.stdout:
+            found = re.search(r"(http://[\d.]+:\d+)/", line)
+            if found:
+                url = found.group(1)
+                break
+        assert url and url.startswith("http://127.0.0.1:")
+        groups = post(url + "/data/plugin/hparams/session_groups", {
+            "experimentName": "", "startIndex": 0, "sliceSize": 100, "colParams": [],
+            "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE",
+                                "STATUS_RUNNING"],
+        })["sessionGroups"]  # fmt: skip
+        assert len(groups) == len(sweep["trials"])
+        for group in groups:
+            assert {m["name"]["tag"] for m in group["metricValues"]} == METRIC_TAGS
+        experiment = post(url + "/data/plugin/hparams/experiment", {"experimentName": ""})
+        assert {h["name"] for h in experiment["hparamInfos"]} == SWEPT
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def post(url: str, body: dict) -> dict:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_the_cli_refuses_a_folder_that_is_not_a_sweep(tmp_path, capsys):
+    assert main([str(tmp_path / "nope")]) == 2
+    assert capsys.readouterr().err.startswith("error: no sweep folder at")
