@@ -80,6 +80,9 @@ class SweepConfig(BaseModel):
         None, description="Ray cluster to join ('auto', ray://host:port); default: local"
     )
     resume: bool = Field(False, description="continue the interrupted sweep --name in --storage")
+    dashboard: bool = Field(
+        False, description="start Ray's dashboard on 127.0.0.1 (local Ray) and print its URL"
+    )
     smoke: bool = Field(False, description="a tiny sweep (3 trials, 3 epochs) that runs in seconds")
 
     @field_validator("hidden", mode="before")

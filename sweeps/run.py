@@ -18,7 +18,7 @@ import ray
 from ray import tune
 
 from search_spaces import SpaceError
-from sweeps import config, results, tuner
+from sweeps import config, report, results, tuner
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.search import SpaceInfo, check_space
 from sweeps.storage import SweepFolder
@@ -30,7 +30,7 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 SAVED_CONFIG = "sweep.json"
-RESUMABLE = frozenset({"name", "storage", "address", "resume"})
+RESUMABLE = frozenset({"name", "storage", "address", "resume", "dashboard"})
 USER_ERRORS = (ConfigError, SpaceError, DataError, TrialConfigError)
 
 
@@ -78,16 +78,29 @@ def _resumed(cfg: SweepConfig, folder: SweepFolder) -> SweepConfig:
             f"{changed[0]} differs ({getattr(saved, changed[0])!r} there, "
             f"{getattr(cfg, changed[0])!r} now)"
         )
-    return saved.model_copy(update={"address": cfg.address, "resume": True})
+    return saved.model_copy(
+        update={"address": cfg.address, "dashboard": cfg.dashboard, "resume": True}
+    )
 
 
 @contextlib.contextmanager
 def ray_session(cfg: SweepConfig) -> Iterator[None]:
-    """Join ``--address`` (or RAY_ADDRESS), or start Ray locally; reuse one already started."""
+    """Join ``--address`` (or RAY_ADDRESS), or start Ray locally; reuse one already started.
+
+    A local Ray starts its dashboard only for ``--dashboard``, and then on 127.0.0.1 only.
+    """
     if ray.is_initialized():
         yield
         return
-    ray.init(address=cfg.address, include_dashboard=False, logging_level=logging.WARNING)
+    context = ray.init(
+        address=cfg.address,
+        include_dashboard=cfg.dashboard,
+        dashboard_host="127.0.0.1",
+        logging_level=logging.WARNING,
+    )
+    if cfg.dashboard:
+        url = context.dashboard_url
+        print(f"Ray dashboard: http://{url}" if url else "Ray dashboard: not running", flush=True)
     try:
         yield
     finally:
@@ -105,7 +118,10 @@ def run(plan: Plan) -> results.SweepResults:
             sweep = tuner.build(cfg, folder, plan.space)
         grid = sweep.fit()
     folder.publish()
-    return results.write(grid, cfg, folder)
+    outcome = results.write(grid, cfg, folder)
+    if outcome.epochs.num_rows:
+        report.write(folder)
+    return outcome
 
 
 def check_resources(cfg: SweepConfig) -> None:
@@ -141,7 +157,7 @@ def summary(outcome: results.SweepResults, folder: SweepFolder) -> str:
         ]
     else:
         lines.append("No trial produced a usable model.")
-    lines += [f"Results: {folder.uri}", watch(folder)]
+    lines += [f"Results: {folder.uri}", f"Report: {folder.uri_of(report.REPORT)}", watch(folder)]
     return "\n".join(lines)
 
 

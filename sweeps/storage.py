@@ -14,6 +14,7 @@ import pyarrow.fs as pafs
 from sweeps.config import ConfigError
 
 JOURNAL = "optuna.journal"
+STUDY = "sweep"  # the Optuna study's name in the journal
 TENSORBOARD = "tensorboard"
 
 
@@ -58,6 +59,11 @@ class SweepFolder:
     def uri(self) -> str:
         base, sep, query = self.storage.partition("?")
         return f"{base}/{self.name}{sep}{query}"
+
+    def uri_of(self, filename: str) -> str:
+        """Where the user finds a file of the sweep: a local path, or a URI."""
+        base, sep, query = self.uri.partition("?")
+        return f"{base}/{filename}{sep}{query}"
 
     def file(self, filename: str) -> str:
         return posixpath.join(self.path, filename)

@@ -21,11 +21,9 @@ from ray.tune.search import ConcurrencyLimiter
 from sweeps.config import SweepConfig
 from sweeps.search import SpaceInfo, SweepSearch
 from sweeps.stopping import PatienceStopper
-from sweeps.storage import SweepFolder
+from sweeps.storage import STUDY, SweepFolder
 from sweeps.tensorboard import TensorBoardLogger
 from trainable.tune_adapter import SweepTrainable
-
-STUDY_NAME = "sweep"
 
 
 def settings(cfg: SweepConfig) -> dict[str, Any]:
@@ -75,7 +73,7 @@ def _trainable(cfg: SweepConfig) -> Any:
 
 def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> tune.Tuner:
     searcher = SweepSearch(
-        cfg.space, seed=cfg.seed, journal=folder.journal(), study_name=STUDY_NAME,
+        cfg.space, seed=cfg.seed, journal=folder.journal(), study_name=STUDY,
         max_epochs=cfg.max_epochs, patience=cfg.patience,
     )  # fmt: skip
     scheduler = ASHAScheduler(

@@ -25,4 +25,8 @@ def test_diverging_trials_are_pruned_and_the_sweep_finishes(ray_cluster, tmp_pat
     assert [(t["status"], t["stop_reason"]) for t in trials] == [("PRUNED", "diverged")] * 2
     assert all(t["epochs"] < 4 for t in trials)
     assert not (tmp_path / "boom" / "best.json").exists()
+    assert (
+        "No trial reached a finite validation loss"
+        in (tmp_path / "boom" / "report.html").read_text()
+    )
     assert "No trial produced a usable model." in capsys.readouterr().out
