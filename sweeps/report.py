@@ -20,12 +20,12 @@ from typing import Any
 
 import matplotlib
 import optuna
-import pyarrow.parquet as pq
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 import search_spaces
 from sweeps.config import ConfigError, SweepConfig
+from sweeps.results import BEST, EPOCHS, TRIALS, read_table
 from sweeps.storage import JOURNAL, STUDY, SweepFolder
 
 REPORT = "report.html"
@@ -68,13 +68,13 @@ class Sweep:
 
 
 def read(folder: SweepFolder) -> Sweep:
-    for needed in ("sweep.json", "trials.parquet", "epochs.parquet"):
+    for needed in ("sweep.json", TRIALS, EPOCHS):
         if not folder.has(needed):
             raise ConfigError(f"{folder.uri} has no {needed}: not a finished sweep folder")
     cfg = SweepConfig.model_validate_json(folder.read_text("sweep.json"))
-    trials = pq.read_table(io.BytesIO(folder.read_bytes("trials.parquet"))).to_pylist()
+    trials = read_table(folder, TRIALS)
     epochs: dict[str, list[dict[str, Any]]] = {}
-    for row in pq.read_table(io.BytesIO(folder.read_bytes("epochs.parquet"))).to_pylist():
+    for row in read_table(folder, EPOCHS):
         epochs.setdefault(row["trial_id"], []).append(row)
     if not trials or not epochs:
         raise ConfigError(f"{folder.uri} has no trial that trained an epoch yet")
@@ -462,7 +462,7 @@ def write(folder: SweepFolder) -> str:
     images = {key: _png(fig) for key, fig in figures.items()}
     for key, png in images.items():
         folder.write_bytes(FIGURES[key], png)
-    best_json = json.loads(folder.read_text("best.json")) if folder.has("best.json") else None
+    best_json = json.loads(folder.read_text(BEST)) if folder.has(BEST) else None
     folder.write_bytes(REPORT, page(sweep, images, best_json).encode())
     return folder.uri_of(REPORT)
 

@@ -23,6 +23,7 @@ from sweeps.stopping import ERROR, INCOMPLETE, outcome
 from sweeps.storage import SweepFolder
 from trainable import TrainingRun
 
+TRIALS, EPOCHS, BEST = "trials.parquet", "epochs.parquet", "best.json"
 EPOCH_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
 
 
@@ -42,11 +43,10 @@ def collect(grid: ResultGrid, cfg: SweepConfig) -> tuple[list[tuple[Result, dict
         ended = outcome(result.metrics, result.error is not None, cfg.max_epochs, cfg.patience)
         history = _history(result)
         config = result.config or {}  # None for a trial interrupted before it started
-        params = hyperparameters(config)
         trials.append((result, {
             "trial_id": trial_id,
             "trial_index": config.get("trial_index"),
-            **params,
+            **hyperparameters(config),
             "status": ended.status,
             "stop_reason": ended.reason,
             "epochs": len(history),
@@ -55,9 +55,6 @@ def collect(grid: ResultGrid, cfg: SweepConfig) -> tuple[list[tuple[Result, dict
             "error": str(result.error).splitlines()[0] if result.error else None,
         }))  # fmt: skip
         epoch_rows += [{"trial_id": trial_id, **row} for row in history]
-    trials.sort(key=lambda pair: (pair[1]["trial_index"] is None, pair[1]["trial_index"]))
-    order = {row["trial_id"]: i for i, (_, row) in enumerate(trials)}
-    epoch_rows.sort(key=lambda row: (order[row["trial_id"]], row["epoch"]))
     return trials, epoch_rows
 
 
@@ -115,19 +112,62 @@ def evaluate_best(result: Result, row: dict, epoch_rows: list[dict]) -> dict[str
 
 
 def write(grid: ResultGrid, cfg: SweepConfig, folder: SweepFolder) -> SweepResults:
-    pairs, epoch_rows = collect(grid, cfg)
-    trials = pa.Table.from_pylist([row for _, row in pairs])
+    """Write the tables (with the rows of trials from before an extension) and the best trial.
+
+    A sweep extended with a larger ``--num-trials`` runs its new trials as a new Ray
+    experiment in the same folder; the trials of the earlier runs keep their rows.
+    """
+    pairs, new_epochs = collect(grid, cfg)
+    ran = {row["trial_id"] for _, row in pairs}
+    earlier = [row for row in read_table(folder, TRIALS) if row["trial_id"] not in ran]
+    rows = sorted(
+        earlier + [row for _, row in pairs],
+        key=lambda row: (row["trial_index"] is None, row["trial_index"]),
+    )
+    order = {row["trial_id"]: i for i, row in enumerate(rows)}
+    epoch_rows = sorted(
+        [row for row in read_table(folder, EPOCHS) if row["trial_id"] not in ran] + new_epochs,
+        key=lambda row: (order[row["trial_id"]], row["epoch"]),
+    )
+    trials = _table(rows)
     epochs = pa.Table.from_pylist(epoch_rows, schema=_epoch_schema())
-    folder.write_bytes("trials.parquet", _parquet(trials))
-    folder.write_bytes("epochs.parquet", _parquet(epochs))
-    statuses = trials.column("status").to_pylist() if trials.num_rows else []
+    folder.write_bytes(TRIALS, _parquet(trials))
+    folder.write_bytes(EPOCHS, _parquet(epochs))
+    statuses = [row["status"] for row in rows]
     interrupted = len(statuses) < cfg.num_trials or INCOMPLETE in statuses
     # The test split is read once, for the final choice: never for an unfinished sweep.
-    chosen = None if interrupted else best_trial(pairs)
-    best = evaluate_best(*chosen, epoch_rows) if chosen else None
-    if best:
-        folder.write_bytes("best.json", json.dumps(best, indent=2).encode())
+    best = None if interrupted else _best(pairs, epoch_rows, folder)
     return SweepResults(trials, epochs, best, interrupted)
+
+
+def _best(
+    pairs: list[tuple[Result, dict]], epoch_rows: list[dict], folder: SweepFolder
+) -> dict[str, Any] | None:
+    """The best trial of this run, unless an earlier run of the sweep already found better."""
+    earlier = json.loads(folder.read_text(BEST)) if folder.has(BEST) else None
+    chosen = best_trial(pairs)
+    if earlier and (chosen is None or earlier["val_loss"] <= chosen[1]["best_val_loss"]):
+        return earlier  # already tested; the test split is not read again
+    if chosen is None:
+        return None
+    best = evaluate_best(*chosen, epoch_rows)
+    folder.write_bytes(BEST, json.dumps(best, indent=2).encode())
+    return best
+
+
+def read_table(folder: SweepFolder, filename: str) -> list[dict[str, Any]]:
+    """The rows of one of the sweep's tables, or none before it is first written."""
+    if not folder.has(filename):
+        return []
+    return pq.read_table(io.BytesIO(folder.read_bytes(filename))).to_pylist()
+
+
+def _table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows to a table with every column any row has (conditional hyperparameters: null)."""
+    keys = list(dict.fromkeys(key for row in rows for key in row))
+    params = [key for key in keys if key in search_spaces.HYPERPARAMETERS]
+    columns = keys[:2] + params + [key for key in keys[2:] if key not in params]
+    return pa.Table.from_pylist([{key: row.get(key) for key in columns} for row in rows])
 
 
 def _epoch_schema() -> pa.Schema:

@@ -21,6 +21,7 @@ from search_spaces import SpaceError
 from sweeps import config, report, results, tuner
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.search import SpaceInfo, check_space
+from sweeps.stopping import INCOMPLETE
 from sweeps.storage import SweepFolder
 from trainable import TrialConfigError
 from trainable.data import DataError, load
@@ -41,13 +42,15 @@ class Plan:
     cfg: SweepConfig
     folder: SweepFolder
     space: SpaceInfo
+    new_trials: int  # trials this run proposes afresh; 0: continue Ray's saved experiment
 
 
 def prepare(cfg: SweepConfig) -> Plan:
     """Check the sweep can run (and resolve a resumed one's saved config) without touching Ray."""
     folder = SweepFolder.of(cfg.storage, cfg.name)
+    new_trials = cfg.num_trials
     if cfg.resume:
-        cfg = _resumed(cfg, folder)
+        cfg, new_trials = _resumed(cfg, folder)
     elif folder.exists():
         raise ConfigError(
             f"sweep {cfg.name!r} already exists in {folder.storage}; "
@@ -56,10 +59,11 @@ def prepare(cfg: SweepConfig) -> Plan:
     space = check_space(cfg.space, tuner.settings(cfg))
     load(cfg.dataset, label=cfg.label, seed=cfg.seed)
     folder.ensure_writable()
-    return Plan(cfg, folder, space)
+    return Plan(cfg, folder, space, new_trials)
 
 
-def _resumed(cfg: SweepConfig, folder: SweepFolder) -> SweepConfig:
+def _resumed(cfg: SweepConfig, folder: SweepFolder) -> tuple[SweepConfig, int]:
+    """The saved config, and how many trials a larger ``--num-trials`` adds to the study."""
     if not folder.has(SAVED_CONFIG):
         known = ", ".join(folder.existing_sweeps()) or "none"
         raise ConfigError(f"no sweep {cfg.name!r} to resume in {folder.storage}; sweeps: {known}")
@@ -70,7 +74,9 @@ def _resumed(cfg: SweepConfig, folder: SweepFolder) -> SweepConfig:
         )
     saved = SweepConfig.model_validate_json(folder.read_text(SAVED_CONFIG))
     changed = sorted(
-        key for key in cfg.model_fields_set - RESUMABLE if getattr(cfg, key) != getattr(saved, key)
+        key
+        for key in cfg.model_fields_set - RESUMABLE - {"num_trials"}
+        if getattr(cfg, key) != getattr(saved, key)
     )
     if changed:
         raise ConfigError(
@@ -78,9 +84,20 @@ def _resumed(cfg: SweepConfig, folder: SweepFolder) -> SweepConfig:
             f"{changed[0]} differs ({getattr(saved, changed[0])!r} there, "
             f"{getattr(cfg, changed[0])!r} now)"
         )
-    return saved.model_copy(
-        update={"address": cfg.address, "dashboard": cfg.dashboard, "resume": True}
-    )
+    added = cfg.num_trials - saved.num_trials if "num_trials" in cfg.model_fields_set else 0
+    if added < 0:
+        raise ConfigError(
+            f"--num-trials can only grow on --resume ({saved.num_trials} there, "
+            f"{cfg.num_trials} now)"
+        )
+    statuses = [row["status"] for row in results.read_table(folder, results.TRIALS)]
+    if added and (len(statuses) < saved.num_trials or INCOMPLETE in statuses):
+        raise ConfigError(
+            f"sweep {cfg.name!r} has unfinished trials; finish it with --resume "
+            "before raising --num-trials"
+        )
+    update = {"address": cfg.address, "dashboard": cfg.dashboard, "resume": True}
+    return saved.model_copy(update={**update, "num_trials": saved.num_trials + added}), added
 
 
 @contextlib.contextmanager
@@ -110,12 +127,12 @@ def ray_session(cfg: SweepConfig) -> Iterator[None]:
 def run(plan: Plan) -> results.SweepResults:
     cfg, folder = plan.cfg, plan.folder
     with ray_session(cfg):
-        if cfg.resume:
-            sweep = tuner.restore(cfg, folder)
-        else:
+        if plan.new_trials:
             check_resources(cfg)
             folder.write_bytes(SAVED_CONFIG, cfg.model_dump_json(indent=2).encode())
-            sweep = tuner.build(cfg, folder, plan.space)
+            sweep = tuner.build(cfg, folder, plan.space, plan.new_trials)
+        else:
+            sweep = tuner.restore(cfg, folder)
         grid = sweep.fit()
     folder.publish()
     outcome = results.write(grid, cfg, folder)

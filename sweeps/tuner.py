@@ -71,7 +71,10 @@ def _trainable(cfg: SweepConfig) -> Any:
     )
 
 
-def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> tune.Tuner:
+def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, num_trials: int) -> tune.Tuner:
+    """A new Ray experiment proposing ``num_trials`` trials: all of a new sweep's, or the ones
+    a larger ``--num-trials`` adds; the searcher continues the study in the sweep's journal.
+    """
     searcher = SweepSearch(
         cfg.space, seed=cfg.seed, journal=folder.journal(), study_name=STUDY,
         max_epochs=cfg.max_epochs, patience=cfg.patience,
@@ -88,7 +91,7 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> tune.Tuner
             mode="min",
             search_alg=ConcurrencyLimiter(searcher, max_concurrent=concurrency(cfg)),
             scheduler=scheduler,
-            num_samples=cfg.num_trials,
+            num_samples=num_trials,
             reuse_actors=True,
             trial_name_creator=trial_name,
             trial_dirname_creator=trial_name,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
 
 import optuna
 import pyarrow.parquet as pq
@@ -11,6 +13,11 @@ import pytest
 from sweeps.run import main
 
 pytestmark = pytest.mark.slow
+
+
+def journal(folder) -> optuna.storages.JournalStorage:
+    backend = optuna.storages.journal.JournalFileBackend(str(folder / "optuna.journal"))
+    return optuna.storages.JournalStorage(backend)
 
 
 def test_every_trial_ran_and_asha_ended_some_early(sweep):
@@ -62,10 +69,7 @@ def test_best_json_agrees_with_trials_parquet(sweep):
 
 
 def test_the_optuna_study_holds_pruned_trials_consistent_with_ray(sweep):
-    storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(sweep["folder"] / "optuna.journal"))
-    )
-    study = optuna.load_study(study_name="sweep", storage=storage)
+    study = optuna.load_study(study_name="sweep", storage=journal(sweep["folder"]))
     states = {t.number: t.state.name for t in study.trials}
     assert len(states) == 10
     assert "PRUNED" in states.values()
@@ -94,3 +98,27 @@ def test_resume_of_a_finished_sweep_keeps_its_results(sweep):
     assert main(["--name", "e2e", "--storage", storage, "--resume"]) == 0
     trials = pq.read_table(sweep["folder"] / "trials.parquet").to_pylist()
     assert trials == sweep["trials"]
+
+
+def test_a_larger_num_trials_on_resume_continues_the_same_study(sweep, tmp_path):
+    shutil.copytree(sweep["folder"], tmp_path / "e2e")
+    folder, before = tmp_path / "e2e", sweep["trials"]
+    args = ["--name", "e2e", "--storage", str(tmp_path), "--resume", "--num-trials", "13"]
+    assert main(args) == 0
+    trials = pq.read_table(folder / "trials.parquet").to_pylist()
+    assert [t["trial_index"] for t in trials] == list(range(13))
+    assert trials[:10] == before  # the earlier trials keep their rows
+    epochs = pq.read_table(folder / "epochs.parquet").to_pylist()
+    assert len(epochs) == sum(t["epochs"] for t in trials)
+    study = optuna.load_study(study_name="sweep", storage=journal(folder))
+    assert [t.state.name for t in study.trials] == [t["status"] for t in trials]
+    assert json.loads((folder / "sweep.json").read_text())["num_trials"] == 13
+    best = json.loads((folder / "best.json").read_text())
+    assert best["val_loss"] == pytest.approx(min(t["best_val_loss"] for t in trials))
+    assert len([p for p in (folder / "tensorboard").iterdir() if p.is_dir()]) == 13
+
+
+def test_num_trials_cannot_shrink_on_resume(sweep, capsys):
+    args = ["--name", "e2e", "--storage", str(sweep["storage"]), "--resume", "--num-trials", "5"]
+    assert main(args) == 2
+    assert "--num-trials can only grow" in capsys.readouterr().err
