@@ -26,13 +26,20 @@ from tensorboard.plugins.hparams import summary_v2 as hp
 from sweeps.config import ConfigError
 from sweeps.storage import TENSORBOARD, SweepFolder
 
-# result key -> scalar tag; loss/* and accuracy/* overlay train and val per trial.
+# result key -> scalar tag
 SCALARS = {
     "train_loss": "loss/train",
     "val_loss": "loss/val",
     "train_acc": "accuracy/train",
     "val_acc": "accuracy/val",
     "lr": "lr",
+}
+# The Custom Scalars tab overlays each trial's training and validation curves in one chart.
+OVERLAYS = {
+    "train vs val": {
+        "loss": ["Multiline", ["loss/train", "loss/val"]],
+        "accuracy": ["Multiline", ["accuracy/train", "accuracy/val"]],
+    }
 }
 # HParams metrics: the trial's best epoch, written whenever an epoch improves on it.
 BEST_VAL_LOSS, BEST_VAL_ACC, BEST_EPOCH = "best/val_loss", "best/val_acc", "best/epoch"
@@ -69,6 +76,7 @@ class TensorBoardLogger(TBXLoggerCallback):
         )
         with self._writer(self.logdir) as writer:
             writer.file_writer.add_summary(config)
+            writer.add_custom_scalars(OVERLAYS)
 
     def log_trial_start(self, trial: Trial) -> None:
         self.log_trial_end(trial)

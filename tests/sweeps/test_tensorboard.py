@@ -12,6 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 from tensorboard.backend.event_processing import event_accumulator as ea
+from tensorboard.plugins.custom_scalar import layout_pb2
+from tensorboard.plugins.custom_scalar import metadata as custom_scalar
 from tensorboard.plugins.hparams import metadata
 
 from sweeps.search import check_space
@@ -49,6 +51,19 @@ def test_the_experiment_config_has_every_searched_hyperparameter_and_the_metrics
     assert shown == {
         "best/val_loss": "val_loss", "best/val_acc": "val_acc", "best/epoch": "best_epoch"
     }  # fmt: skip
+
+
+def test_a_custom_scalars_chart_overlays_training_and_validation_curves(sweep):
+    root = read(sweep["folder"] / "tensorboard")
+    layout = layout_pb2.Layout()
+    layout.ParseFromString(
+        root.Tensors(custom_scalar.CONFIG_SUMMARY_TAG)[0].tensor_proto.string_val[0]
+    )
+    charts = {chart.title: list(chart.multiline.tag) for c in layout.category for chart in c.chart}
+    assert charts == {
+        "loss": ["loss/train", "loss/val"],
+        "accuracy": ["accuracy/train", "accuracy/val"],
+    }
 
 
 def test_each_trial_has_its_hyperparameters_and_epoch_curves(sweep):
