@@ -126,16 +126,20 @@ def _run_name(trial: Trial) -> str:
 
 
 def logdir_spec(locations: list[str]) -> str:
-    """TensorBoard's ``--logdir_spec``: one named group of runs per sweep folder."""
-    parts = []
+    """TensorBoard's ``--logdir_spec``: one group of runs per sweep folder, named by the sweep."""
+    parts: dict[str, str] = {}
     for location in locations:
         folder = SweepFolder.at(location)
         if not folder.exists():
             raise ConfigError(f"no sweep folder at {location}")
         if not folder.has_folder(TENSORBOARD):
             raise ConfigError(f"{location} has no {TENSORBOARD}/ folder (written by sweeps.run)")
-        parts.append(f"{folder.name}:{folder.tensorboard_dir(download=True)}")
-    return ",".join(parts)
+        name, copy = folder.name, 1
+        while name in parts:  # the same sweep name under two storages
+            copy += 1
+            name = f"{folder.name}-{copy}"
+        parts[name] = folder.tensorboard_dir(download=True)
+    return ",".join(f"{name}:{path}" for name, path in parts.items())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from tensorboard.plugins.custom_scalar import metadata as custom_scalar
 from tensorboard.plugins.hparams import metadata
 
 from sweeps.search import check_space
-from sweeps.tensorboard import TensorBoardLogger, main
+from sweeps.tensorboard import TensorBoardLogger, logdir_spec, main
 
 SWEPT = {"activation", "gamma", "lr", "momentum", "optimizer"}  # the small space
 METRIC_TAGS = {"best/val_loss", "best/val_acc", "best/epoch"}
@@ -150,3 +150,10 @@ def post(url: str, body: dict) -> dict:
 def test_the_cli_refuses_a_folder_that_is_not_a_sweep(tmp_path, capsys):
     assert main([str(tmp_path / "nope")]) == 2
     assert capsys.readouterr().err.startswith("error: no sweep folder at")
+
+
+def test_several_sweeps_are_served_side_by_side_under_their_names(tmp_path):
+    for storage in ("a", "b"):
+        (tmp_path / storage / "sweep" / "tensorboard").mkdir(parents=True)
+    spec = logdir_spec([str(tmp_path / "a" / "sweep"), str(tmp_path / "b" / "sweep")])
+    assert spec == (f"sweep:{tmp_path}/a/sweep/tensorboard,sweep-2:{tmp_path}/b/sweep/tensorboard")
