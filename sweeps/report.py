@@ -170,8 +170,7 @@ def importances(sweep: Sweep) -> dict[str, float]:
 
 def curves_figure(sweep: Sweep) -> Figure:
     """Validation loss of every trial against epoch, ending where it was stopped."""
-    fig = Figure(figsize=(9, 5.2), layout="constrained")
-    ax = fig.subplots()
+    fig, ax = _figure((9, 5.2))
     best = sweep.best
     if best is None:
         return _no_finite_loss(fig, ax)
@@ -209,8 +208,7 @@ def curves_figure(sweep: Sweep) -> Figure:
 
 def best_figure(sweep: Sweep) -> Figure:
     """The best trial's training and validation loss; after the best epoch it overfits."""
-    fig = Figure(figsize=(9, 4.5), layout="constrained")
-    ax = fig.subplots()
+    fig, ax = _figure((9, 4.5))
     best = sweep.best
     if best is None:
         return _no_finite_loss(fig, ax)
@@ -237,8 +235,7 @@ def parallel_figure(sweep: Sweep) -> Figure:
     params = sweep.params
     trials = [t for t in sweep.trials if _finite(t["best_val_loss"])]
     axes = [*params, "best_val_loss"]
-    fig = Figure(figsize=(max(8.0, 1.9 * len(axes)), 5.2), layout="constrained")
-    ax = fig.subplots()
+    fig, ax = _figure((max(8.0, 1.9 * len(axes)), 5.2))
     if not trials:
         return _no_finite_loss(fig, ax)
     scales = {name: _axis_scale(name, [t[name] for t in trials]) for name in axes}
@@ -274,6 +271,11 @@ def parallel_figure(sweep: Sweep) -> Figure:
     return fig
 
 
+def _figure(size: tuple[float, float]) -> tuple[Figure, Any]:
+    fig = Figure(figsize=size, layout="constrained")
+    return fig, fig.subplots()
+
+
 def _no_finite_loss(fig: Figure, ax: Any) -> Figure:
     ax.text(0.5, 0.5, "no trial reached a finite validation loss", ha="center")
     ax.set_axis_off()
@@ -304,8 +306,7 @@ def _axis_scale(name: str, values: list[Any]) -> tuple[Any, list[tuple[float, st
 
 
 def importance_figure(values: dict[str, float]) -> Figure:
-    fig = Figure(figsize=(7, 0.5 + 0.5 * max(1, len(values))), layout="constrained")
-    ax = fig.subplots()
+    fig, ax = _figure((7, 0.5 + 0.5 * max(1, len(values))))
     if not values:
         ax.text(0.5, 0.5, "too few finished trials for importances", ha="center")
         ax.set_axis_off()
