@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from search_spaces.errors import SpaceError
 from search_spaces.hyperparameters import HYPERPARAMETERS
-from search_spaces.registry import get, names
+from search_spaces.registry import YAML_SUFFIXES, get, names
 from search_spaces.yaml_spec import compile_space
 
-__all__ = ["HYPERPARAMETERS", "SpaceError", "compile_space", "get", "names"]
+__all__ = ["HYPERPARAMETERS", "YAML_SUFFIXES", "SpaceError", "compile_space", "get", "names"]

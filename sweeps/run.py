@@ -20,7 +20,7 @@ from ray import tune
 from search_spaces import SpaceError
 from sweeps import config, report, results, tuner
 from sweeps.config import ConfigError, SweepConfig
-from sweeps.search import SpaceInfo, check_space
+from sweeps.search import SpaceInfo, check_space, yaml_text
 from sweeps.stopping import INCOMPLETE
 from sweeps.storage import SweepFolder
 from trainable import TrialConfigError
@@ -31,6 +31,7 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 SAVED_CONFIG = "sweep.json"
+SAVED_SPACE = "space.yaml"  # a YAML search space as the sweep started with it
 RESUMABLE = frozenset({"name", "storage", "address", "resume", "dashboard"})
 USER_ERRORS = (ConfigError, SpaceError, DataError, TrialConfigError)
 
@@ -84,6 +85,12 @@ def _resumed(cfg: SweepConfig, folder: SweepFolder) -> tuple[SweepConfig, int]:
             f"{changed[0]} differs ({getattr(saved, changed[0])!r} there, "
             f"{getattr(cfg, changed[0])!r} now)"
         )
+    text = yaml_text(saved.space)
+    if text is not None and folder.has(SAVED_SPACE) and folder.read_text(SAVED_SPACE) != text:
+        raise ConfigError(
+            f"search space file {saved.space} changed since sweep {cfg.name!r} started; "
+            f"restore it (a copy is in {folder.uri_of(SAVED_SPACE)}) or start a new sweep"
+        )
     added = cfg.num_trials - saved.num_trials if "num_trials" in cfg.model_fields_set else 0
     if added < 0:
         raise ConfigError(
@@ -130,6 +137,9 @@ def run(plan: Plan) -> results.SweepResults:
         if plan.new_trials:
             check_resources(cfg)
             folder.write_bytes(SAVED_CONFIG, cfg.model_dump_json(indent=2).encode())
+            text = yaml_text(cfg.space)
+            if text is not None:
+                folder.write_bytes(SAVED_SPACE, text.encode())
             sweep = tuner.build(cfg, folder, plan.space, plan.new_trials)
         else:
             sweep = tuner.restore(cfg, folder)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import optuna
+import yaml
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
@@ -30,23 +32,36 @@ STATES = {COMPLETE: TrialState.COMPLETE, ERROR: TrialState.FAIL}
 class SweepSpace:
     """The user's space plus the trial's index as a constant (it seeds the trial).
 
-    Picklable by its source name, because Ray pickles the searcher into the experiment state
-    and a space compiled from YAML is a closure.
+    Ray pickles the searcher into the experiment state, and a space compiled from YAML is a
+    closure: it pickles as its source, and a YAML space as the text it had when the sweep
+    started, so a resumed sweep searches the same space even if the file was edited since.
     """
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, text: str | None = None) -> None:
         self.source = source
-        self.space = search_spaces.get(source)
+        self.text = text if text is not None else yaml_text(source)
+        if self.text is None:
+            self.space = search_spaces.get(source)
+        else:
+            self.space = search_spaces.compile_space(yaml.safe_load(self.text), source=source)
 
     def __call__(self, trial: optuna.Trial) -> dict[str, int]:
         self.space(trial)
         return {"trial_index": trial.number}
 
-    def __getstate__(self) -> dict[str, str]:
-        return {"source": self.source}
+    def __getstate__(self) -> dict[str, str | None]:
+        return {"source": self.source, "text": self.text}
 
-    def __setstate__(self, state: dict[str, str]) -> None:
-        self.__init__(state["source"])
+    def __setstate__(self, state: dict[str, str | None]) -> None:
+        self.__init__(state["source"], state["text"])
+
+
+def yaml_text(source: str) -> str | None:
+    """The text of a YAML space file (None for a registered space), or a one-line SpaceError."""
+    if not source.lower().endswith(search_spaces.YAML_SUFFIXES):
+        return None
+    search_spaces.get(source)  # the file's own checks: missing, unreadable, bad YAML
+    return Path(source).read_text(encoding="utf-8")
 
 
 class SweepSearch(OptunaSearch):
