@@ -8,14 +8,18 @@ actor the next trial (``reuse_actors``), keeping the process, its threads and it
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import ray
 import torch
 from ray import tune
 
+from trainable.checkpoint import load_first_good
 from trainable.run import TrainingRun
 
+logger = logging.getLogger(__name__)
+CHECKPOINT_GLOB = "checkpoint_[0-9]*"  # Ray's checkpoint folders in a trial folder
 
 def _device() -> torch.device:
     # Ray sets CUDA_VISIBLE_DEVICES to the GPUs it allotted, so the first visible one is ours.
@@ -43,7 +47,20 @@ class SweepTrainable(tune.Trainable):
         self.run.save(checkpoint_dir)
 
     def load_checkpoint(self, checkpoint: str) -> None:
-        self.run.restore(checkpoint)
+        """Restore from ``checkpoint``, or from the newest older one beside it if it is damaged.
+
+        On local or NFS storage Ray hands over the trial's own checkpoint folder, so the older
+        checkpoints it kept (``checkpoint_NNNNNN``) are its siblings.
+        """
+        latest = Path(checkpoint)
+        older = sorted(
+            (p for p in latest.parent.glob(CHECKPOINT_GLOB) if p.name < latest.name),
+            reverse=True,
+        )
+        bundle, used, problems = load_first_good([latest, *older], self.run.device)
+        for problem in problems:
+            logger.warning("skipped a checkpoint: %s; resuming from %s", problem, used)
+        self.run.load_state_dict(bundle)
 
     def reset_config(self, new_config: dict[str, Any]) -> bool:
         self.run = TrainingRun(new_config, self.run.device)

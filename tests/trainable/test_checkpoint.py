@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 import torch
 
@@ -11,7 +13,7 @@ from trainable.run import TrainingRun
 
 BUNDLE_KEYS = {
     "model", "optimizer", "scheduler", "epoch", "best_val_loss", "best_epoch", "best_model",
-    "rng", "config", "format_version",
+    "rng", "config",
 }  # fmt: skip
 
 
@@ -25,10 +27,13 @@ def test_save_writes_only_bundle_file(tmp_path) -> None:
     assert [p.name for p in target.parent.iterdir()] == [FILENAME]
 
 
-def test_save_then_load_round_trips_with_format_version(tmp_path) -> None:
+def test_save_then_load_round_trips_with_format_version_and_checksum(tmp_path) -> None:
     checkpoint.save(tmp_path, _bundle(2.0))
+    sealed = torch.load(tmp_path / FILENAME, weights_only=True)
+    assert set(sealed) == {"format_version", "sha256", "payload"}
+    assert sealed["format_version"] == FORMAT_VERSION
+    assert sealed["sha256"] == hashlib.sha256(sealed["payload"]).hexdigest()
     loaded = checkpoint.load(tmp_path)
-    assert loaded["format_version"] == FORMAT_VERSION
     assert loaded["epoch"] == 2
     assert torch.equal(loaded["model"]["w"], torch.full((3,), 2.0))
 
@@ -68,12 +73,38 @@ def test_interrupted_first_save_leaves_directory_empty(tmp_path, monkeypatch) ->
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("version", [0, 2, None])
+@pytest.mark.parametrize("version", [1, 3, None])
 def test_load_rejects_wrong_format_version(tmp_path, version) -> None:
     payload = {"epoch": 1} if version is None else {"epoch": 1, "format_version": version}
     torch.save(payload, tmp_path / FILENAME)
-    with pytest.raises(CheckpointError, match=f"format version {version}; this code reads 1"):
+    with pytest.raises(CheckpointError, match=f"format version {version}; this code reads 2"):
         checkpoint.load(tmp_path)
+
+
+def test_a_flipped_bit_in_the_weights_is_detected(tmp_path) -> None:
+    checkpoint.save(tmp_path, _bundle(1.0))
+    sealed = torch.load(tmp_path / FILENAME, weights_only=True)
+    payload = bytearray(sealed["payload"])
+    payload[len(payload) // 2] ^= 0x01
+    torch.save({**sealed, "payload": bytes(payload)}, tmp_path / FILENAME)
+    with pytest.raises(CheckpointError, match="damaged: its checksum does not match"):
+        checkpoint.load(tmp_path)
+
+
+def test_load_first_good_falls_back_past_damaged_checkpoints(tmp_path) -> None:
+    for epoch in (1, 2, 3):
+        checkpoint.save(tmp_path / f"checkpoint_{epoch}", _bundle(float(epoch)))
+    latest = tmp_path / "checkpoint_3" / FILENAME
+    latest.write_bytes(latest.read_bytes()[:100])  # half-written
+    order = [tmp_path / f"checkpoint_{epoch}" for epoch in (3, 2, 1)]
+    bundle, used, problems = checkpoint.load_first_good(order)
+    assert (bundle["epoch"], used) == (2, tmp_path / "checkpoint_2")
+    assert len(problems) == 1 and "checkpoint_3" in problems[0]
+
+
+def test_load_first_good_says_why_none_could_be_used(tmp_path) -> None:
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        checkpoint.load_first_good([tmp_path / "a", tmp_path / "b"])
 
 
 def test_load_rejects_truncated_file(tmp_path) -> None:
@@ -112,11 +143,9 @@ def test_training_run_bundle_loads_with_weights_only(tmp_path) -> None:
     run = TrainingRun({"dataset": "digits", "hidden": (8,), "max_epochs": 1, "batch_size": 256})
     run.step()
     run.save(str(tmp_path))
-    raw = torch.load(tmp_path / FILENAME, weights_only=True)
+    raw = checkpoint.load(tmp_path)
     assert set(raw) == BUNDLE_KEYS
     assert raw["epoch"] == 1
     assert raw["config"]["hidden"] == (8,)
     assert set(raw["rng"]) >= {"shuffle", "torch"}
     assert raw["model"].keys() == run.model.state_dict().keys()
-    loaded = checkpoint.load(tmp_path)
-    assert set(loaded) == BUNDLE_KEYS
