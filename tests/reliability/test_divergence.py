@@ -16,7 +16,7 @@ EXPLODING = """params:
 """
 
 
-def test_diverging_trials_are_pruned_and_the_sweep_finishes(ray_cluster, tmp_path, capsys):
+def test_diverging_trials_are_pruned_and_the_sweep_finishes(ray_cluster, tmp_path, capsys, figures):
     space = tmp_path / "exploding.yaml"
     space.write_text(EXPLODING)
     args = ["--space", str(space), "--num-trials", "2", "--max-epochs", "4", "--hidden", "16"]
@@ -30,3 +30,7 @@ def test_diverging_trials_are_pruned_and_the_sweep_finishes(ray_cluster, tmp_pat
         in (tmp_path / "boom" / "report.html").read_text()
     )
     assert "No trial produced a usable model." in capsys.readouterr().out
+    figures.record(
+        "NaN/inf loss", faults_injected=len(trials), trials_finished=len(trials),
+        ended_as="diverged", sweep_exit_code=0,
+    )  # fmt: skip
