@@ -20,7 +20,7 @@ from ray import tune
 from search_spaces import SpaceError
 from sweeps import config, report, results, tuner
 from sweeps.config import ConfigError, SweepConfig
-from sweeps.search import SpaceInfo, check_space, yaml_text
+from sweeps.search import SpaceInfo, check_space
 from sweeps.stopping import INCOMPLETE
 from sweeps.storage import SweepFolder
 from trainable import TrialConfigError
@@ -58,6 +58,17 @@ def prepare(cfg: SweepConfig) -> Plan:
             "continue it with --resume or choose another --name"
         )
     space = check_space(cfg.space, tuner.settings(cfg))
+    edited = (
+        cfg.resume
+        and space.text is not None
+        and folder.has(SAVED_SPACE)
+        and folder.read_text(SAVED_SPACE) != space.text
+    )
+    if edited:
+        raise ConfigError(
+            f"search space file {cfg.space} changed since sweep {cfg.name!r} started; "
+            f"restore it (a copy is in {folder.uri_of(SAVED_SPACE)}) or start a new sweep"
+        )
     load(cfg.dataset, label=cfg.label, seed=cfg.seed)
     folder.ensure_writable()
     return Plan(cfg, folder, space, new_trials)
@@ -84,12 +95,6 @@ def _resumed(cfg: SweepConfig, folder: SweepFolder) -> tuple[SweepConfig, int]:
             f"--resume continues sweep {cfg.name!r} as it was started; "
             f"{changed[0]} differs ({getattr(saved, changed[0])!r} there, "
             f"{getattr(cfg, changed[0])!r} now)"
-        )
-    text = yaml_text(saved.space)
-    if text is not None and folder.has(SAVED_SPACE) and folder.read_text(SAVED_SPACE) != text:
-        raise ConfigError(
-            f"search space file {saved.space} changed since sweep {cfg.name!r} started; "
-            f"restore it (a copy is in {folder.uri_of(SAVED_SPACE)}) or start a new sweep"
         )
     added = cfg.num_trials - saved.num_trials if "num_trials" in cfg.model_fields_set else 0
     if added < 0:
@@ -137,9 +142,8 @@ def run(plan: Plan) -> results.SweepResults:
         if plan.new_trials:
             check_resources(cfg)
             folder.write_bytes(SAVED_CONFIG, cfg.model_dump_json(indent=2).encode())
-            text = yaml_text(cfg.space)
-            if text is not None:
-                folder.write_bytes(SAVED_SPACE, text.encode())
+            if plan.space.text is not None:
+                folder.write_bytes(SAVED_SPACE, plan.space.text.encode())
             sweep = tuner.build(cfg, folder, plan.space, plan.new_trials)
         else:
             sweep = tuner.restore(cfg, folder)

@@ -119,6 +119,7 @@ class SpaceInfo:
 
     distributions: dict[str, optuna.distributions.BaseDistribution]  # every hyperparameter
     always: list[str]  # those every draw suggested (conditional ones are left out)
+    text: str | None  # a YAML space's text as it was read; None for a registered space
 
 
 def check_space(source: str, settings: dict[str, Any], draws: int = 64) -> SpaceInfo:
@@ -147,4 +148,4 @@ def check_space(source: str, settings: dict[str, Any], draws: int = 64) -> Space
                 TrialConfig.parse({**settings, name: value})
             except TrialConfigError as err:
                 raise TrialConfigError(f"search space {source!r}: {err}") from None
-    return SpaceInfo(seen, [name for name in seen if name in (always or ())])
+    return SpaceInfo(seen, [name for name in seen if name in (always or ())], space.text)

@@ -21,6 +21,7 @@ from trainable.run import TrainingRun
 logger = logging.getLogger(__name__)
 CHECKPOINT_GLOB = "checkpoint_[0-9]*"  # Ray's checkpoint folders in a trial folder
 
+
 def _device() -> torch.device:
     # Ray sets CUDA_VISIBLE_DEVICES to the GPUs it allotted, so the first visible one is ours.
     if ray.get_gpu_ids() and torch.cuda.is_available():
