@@ -14,16 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 import yaml
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
+from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search.optuna import OptunaSearch
 
 import search_spaces
-from sweeps.stopping import COMPLETE, ERROR, outcome
+from sweeps.stopping import COMPLETE, ENDED_AT, ERROR, outcome
 from trainable import TrialConfig, TrialConfigError
 
 STATES = {COMPLETE: TrialState.COMPLETE, ERROR: TrialState.FAIL}
@@ -77,7 +79,7 @@ class SweepSearch(OptunaSearch):
         max_epochs: int,
         patience: int,
     ) -> None:
-        self.max_epochs, self.patience = max_epochs, patience
+        self.seed, self.max_epochs, self.patience = seed, max_epochs, patience
         super().__init__(
             space=SweepSpace(space),
             metric="val_loss",
@@ -87,11 +89,51 @@ class SweepSearch(OptunaSearch):
             storage=JournalStorage(JournalFileBackend(journal)),
         )
 
+    def restore(self, checkpoint_path: str) -> None:
+        """Restore from Ray's snapshot, with the sampler reseeded from the journal's length.
+
+        The snapshot's sampler is in the random state it had then; the trials asked after it
+        are reused (see :meth:`_orphan`), and without a new seed the next proposals would
+        repeat theirs.
+        """
+        super().restore(checkpoint_path)
+        asked = len(self._ot_study.get_trials(deepcopy=False))
+        seed = int(np.random.SeedSequence([self.seed, asked]).generate_state(1)[0])
+        self._sampler = self._ot_study.sampler = optuna.samplers.TPESampler(seed=seed)
+
+    def suggest(self, trial_id: str) -> dict | None:
+        if trial_id not in self._ot_trials:
+            orphan = self._orphan()
+            if orphan is not None:
+                self._ot_trials[trial_id] = orphan
+        return super().suggest(trial_id)
+
+    def _orphan(self) -> optuna.Trial | None:
+        """A trial the journal has asked but no Ray trial holds, to reuse before asking anew.
+
+        Ray restores this searcher from its last experiment snapshot, and the journal can be
+        ahead of it: trials asked after the snapshot, before the driver died. Ray proposes
+        them again; reusing them keeps one Optuna trial per Ray trial, numbered without gaps,
+        with the parameters TPE chose then.
+        """
+        held = {ot_trial._trial_id for ot_trial in self._ot_trials.values()}
+        for frozen in self._ot_study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if frozen._trial_id not in held:
+                return optuna.Trial(self._ot_study, frozen._trial_id)
+        return None
+
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         # Optuna rejects NaN intermediate values; a diverged epoch says nothing to the sampler.
-        if math.isfinite(result.get(self.metric, math.nan)):
-            with contextlib.suppress(UpdateFinishedTrialError):  # see on_trial_complete
-                super().on_trial_result(trial_id, result)
+        if not math.isfinite(result.get(self.metric, math.nan)) or self._reported(trial_id, result):
+            return
+        with contextlib.suppress(UpdateFinishedTrialError):  # see on_trial_complete
+            super().on_trial_result(trial_id, result)
+
+    def _reported(self, trial_id: str, result: dict[str, Any]) -> bool:
+        """Whether the journal has this epoch already: re-trained after a restore, or the
+        last result, which Ray passes to on_trial_complete as well."""
+        frozen = self._ot_study._storage.get_trial(self._ot_trials[trial_id]._trial_id)
+        return result[TRAINING_ITERATION] in frozen.intermediate_values
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
@@ -109,6 +151,8 @@ class SweepSearch(OptunaSearch):
         # which can be older than the journal: the trial may have ended there already.
         with contextlib.suppress(UpdateFinishedTrialError):
             ot_trial.set_user_attr("stop_reason", ended.reason)
+            if result and "epoch" in result:
+                ot_trial.set_user_attr(ENDED_AT, result["epoch"])
             self._ot_study.tell(ot_trial, value, state=state)
         self._completed_trials.add(trial_id)
 

@@ -7,12 +7,19 @@ the trial stopped.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
+import optuna
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
 from ray import tune
 
 COMPLETE, PRUNED, ERROR, INCOMPLETE = "COMPLETE", "PRUNED", "ERROR", "INCOMPLETE"
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+ENDED_AT = "epochs"  # the Optuna user attribute: the epoch a trial ended at
 
 
 @dataclass(frozen=True)
@@ -42,14 +49,42 @@ def outcome(result: dict[str, Any] | None, error: bool, max_epochs: int, patienc
     return Outcome(PRUNED, "asha")
 
 
-class PatienceStopper(tune.Stopper):
-    """Ends one trial (never the sweep) once :func:`stalled` holds."""
+class SweepStopper(tune.Stopper):
+    """Ends one trial (never the sweep): once :func:`stalled` holds, or where the journal
+    says it ended already.
 
-    def __init__(self, patience: int) -> None:
-        self.patience = patience
+    After a driver crash Ray restarts trials from its last snapshot, which can be older than
+    the Optuna journal: a trial may have ended there since. Its re-trained epochs are the same
+    as the first time (seeded), and stopping it at the epoch where it ended keeps Ray's
+    record and Optuna's the same; left to run, ASHA could decide otherwise the second time.
+    """
+
+    def __init__(self, patience: int, journal: str, study_name: str) -> None:
+        self.patience, self.journal, self.study_name = patience, journal, study_name
+        self._ended: dict[int, int] | None = None  # read once, when this driver starts
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
-        return stalled(result, self.patience)
+        if self._ended is None:
+            self._ended = ended_epochs(self.journal, self.study_name)
+        index = result.get("config", {}).get("trial_index")
+        return stalled(result, self.patience) or result["epoch"] >= self._ended.get(index, math.inf)
 
     def stop_all(self) -> bool:
         return False
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_ended": None}  # a restored stopper reads the journal again
+
+
+def ended_epochs(journal: str, study_name: str) -> dict[int, int]:
+    """Trial number -> the epoch it ended at, for the trials the journal has finished."""
+    storage = JournalStorage(JournalFileBackend(journal))
+    try:
+        trials = optuna.load_study(study_name=study_name, storage=storage).get_trials(
+            deepcopy=False, states=FINISHED
+        )
+    except KeyError:  # no study yet
+        return {}
+    return {
+        t.number: t.user_attrs.get(ENDED_AT, max(t.intermediate_values, default=0)) for t in trials
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
 import posixpath
@@ -81,6 +82,12 @@ class SweepFolder:
         selector = pafs.FileSelector(self.root, allow_not_found=True)
         infos = self.filesystem.get_file_info(selector)
         return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)
+
+    def newest(self, pattern: str) -> str | None:
+        """The last, by name, of the folder's files matching ``pattern`` (a glob)."""
+        infos = self.filesystem.get_file_info(pafs.FileSelector(self.path, allow_not_found=True))
+        names = [i.base_name for i in infos if i.type == pafs.FileType.File]
+        return max(fnmatch.filter(names, pattern), default=None)
 
     def ensure_writable(self) -> None:
         """Create ``storage`` if needed and write a probe file there, or say why it cannot be."""

@@ -9,6 +9,7 @@ worker process keeps its threads and cached dataset from one trial to the next.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import ray
@@ -20,7 +21,7 @@ from ray.tune.search import ConcurrencyLimiter
 
 from sweeps.config import SweepConfig
 from sweeps.search import SpaceInfo, SweepSearch
-from sweeps.stopping import PatienceStopper
+from sweeps.stopping import SweepStopper
 from sweeps.storage import STUDY, SweepFolder
 from sweeps.tensorboard import TensorBoardLogger
 from trainable.tune_adapter import SweepTrainable
@@ -99,7 +100,7 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, num_trials: i
         run_config=tune.RunConfig(
             name=cfg.name,
             storage_path=folder.storage,
-            stop=PatienceStopper(cfg.patience),
+            stop=SweepStopper(cfg.patience, folder.journal(), STUDY),
             failure_config=tune.FailureConfig(max_failures=cfg.max_failures),
             checkpoint_config=tune.CheckpointConfig(
                 num_to_keep=cfg.keep_checkpoints,
@@ -115,8 +116,35 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, num_trials: i
     )
 
 
+EXPERIMENT_STATE = "experiment_state-*.json"  # Ray's snapshots; it restores the newest
+PENDING_DECISIONS = ("_cached_trial_decisions", "_queued_trial_decisions")
+
+
 def restore(cfg: SweepConfig, folder: SweepFolder) -> tune.Tuner:
-    """Continue where the sweep stopped: unfinished trials resume from their checkpoints."""
+    """Continue where the sweep stopped: unfinished trials resume from their checkpoints.
+
+    Errored trials stay errored: they used up their retries (``--max-failures``) already.
+    """
+    forget_pending_decisions(folder)
     return tune.Tuner.restore(
-        folder.uri, _trainable(cfg), resume_unfinished=True, resume_errored=True
+        folder.uri, _trainable(cfg), resume_unfinished=True, resume_errored=False
     )
+
+
+def forget_pending_decisions(folder: SweepFolder) -> None:
+    """Drop the scheduler decisions Ray's snapshot holds for trials that were saving then.
+
+    Ray snapshots a decision (ASHA's STOP at epoch 3, say) that waits for a checkpoint save to
+    finish, and after a driver crash applies it at the first save of the trial restarted from
+    an older checkpoint: the trial then stops at an arbitrary epoch, its last result not
+    marked done, and the sweep can never finish. The restarted trial reports its epochs again
+    and the scheduler decides afresh, so the stale decisions are not needed.
+    """
+    newest = folder.newest(EXPERIMENT_STATE)
+    if newest is None:
+        return
+    state = json.loads(folder.read_text(newest))
+    runner = state["runner_data"]
+    if any(runner.get(key) for key in PENDING_DECISIONS):
+        runner.update({key: {} for key in PENDING_DECISIONS})
+        folder.write_bytes(newest, json.dumps(state).encode())

@@ -90,6 +90,20 @@ def test_a_searcher_restored_from_an_older_snapshot_than_the_journal_keeps_going
     assert restored._ot_study.trials[0].state == TrialState.PRUNED
 
 
+def test_trials_asked_after_the_snapshot_are_reused_and_new_ones_differ(tmp_path):
+    """The driver died after asking trial 1, before Ray's snapshot had it: Ray asks again."""
+    search = searcher(tmp_path)
+    search.suggest("a")
+    search.save(tmp_path / "snapshot.pkl")
+    lost = search.suggest("b")
+    restored = searcher(tmp_path)
+    restored.restore(tmp_path / "snapshot.pkl")
+    assert restored.suggest("c") == lost  # the same Optuna trial, parameters and index
+    fresh = restored.suggest("d")
+    assert fresh["trial_index"] == 2 and fresh["lr"] != lost["lr"]
+    assert len(restored._ot_study.trials) == 3
+
+
 def test_the_journal_holds_the_study(tmp_path):
     search = searcher(tmp_path)
     search.suggest("a")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
-from sweeps.stopping import COMPLETE, ERROR, INCOMPLETE, PRUNED, Outcome, PatienceStopper, outcome
+from sweeps.search import SweepSearch
+from sweeps.stopping import COMPLETE, ERROR, INCOMPLETE, PRUNED, Outcome, SweepStopper, outcome
 
 
 def result(epoch, best_epoch, diverged=False):
@@ -31,11 +34,29 @@ def test_outcome(last, error, expected):
     assert outcome(last, error, max_epochs=10, patience=3) == expected
 
 
-def test_patience_stopper_stops_one_trial_after_patience_epochs_without_improvement():
-    stopper = PatienceStopper(patience=3)
-    assert not stopper("t", result(5, 3))
-    assert stopper("t", result(6, 3))
-    assert not stopper.stop_all()
+def stopper(tmp_path):
+    return SweepStopper(patience=3, journal=str(tmp_path / "j.journal"), study_name="sweep")
+
+
+def test_the_stopper_stops_one_trial_after_patience_epochs_without_improvement(tmp_path):
+    stop = stopper(tmp_path)
+    assert not stop("t", result(5, 3))
+    assert stop("t", result(6, 3))
+    assert not stop.stop_all()
+
+
+def test_a_trial_the_journal_ended_stops_at_the_same_epoch_when_ray_restarts_it(tmp_path):
+    stop = stopper(tmp_path)
+    search = SweepSearch(
+        "default", seed=0, journal=stop.journal, study_name="sweep", max_epochs=10, patience=3
+    )
+    search.suggest("a")
+    search.on_trial_complete("a", {**result(4, 4), "best_val_loss": 1.0, "training_iteration": 4})
+    restarted = pickle.loads(pickle.dumps(stop))  # as Ray restores it from its snapshot
+    with_index = {"config": {"trial_index": 0}}
+    assert not restarted("a", {**result(3, 3), **with_index})
+    assert restarted("a", {**result(4, 4), **with_index})
+    assert not restarted("b", {**result(4, 4), "config": {"trial_index": 1}})
 
 
 def test_a_rising_validation_loss_is_stalled():
