@@ -26,7 +26,7 @@ from matplotlib.ticker import MaxNLocator
 import search_spaces
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.results import BEST, EPOCHS, TRIALS, read_table
-from sweeps.storage import JOURNAL, STUDY, SweepFolder
+from sweeps.storage import JOURNAL, STUDY, SweepFolder, journal_storage
 
 REPORT = "report.html"
 FIGURES = {
@@ -84,8 +84,7 @@ def read(folder: SweepFolder) -> Sweep:
 def _study(folder: SweepFolder) -> optuna.Study | None:
     if not folder.has(JOURNAL):
         return None
-    backend = optuna.storages.journal.JournalFileBackend(folder.journal())
-    return optuna.load_study(study_name=STUDY, storage=optuna.storages.JournalStorage(backend))
+    return optuna.load_study(study_name=STUDY, storage=journal_storage(folder.journal()))
 
 
 def _finite(value: float | None) -> bool:

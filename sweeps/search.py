@@ -18,14 +18,13 @@ import numpy as np
 import optuna
 import yaml
 from optuna.exceptions import UpdateFinishedTrialError
-from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search.optuna import OptunaSearch
 
 import search_spaces
 from sweeps.stopping import COMPLETE, ENDED_AT, ERROR, outcome
+from sweeps.storage import journal_storage
 from trainable import TrialConfig, TrialConfigError
 
 STATES = {COMPLETE: TrialState.COMPLETE, ERROR: TrialState.FAIL}
@@ -86,7 +85,7 @@ class SweepSearch(OptunaSearch):
             mode="min",
             sampler=optuna.samplers.TPESampler(seed=seed),
             study_name=study_name,
-            storage=JournalStorage(JournalFileBackend(journal)),
+            storage=journal_storage(journal),
         )
 
     def restore(self, checkpoint_path: str) -> None:

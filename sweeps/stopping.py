@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import optuna
-from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 from ray import tune
+
+from sweeps.storage import journal_storage
 
 COMPLETE, PRUNED, ERROR, INCOMPLETE = "COMPLETE", "PRUNED", "ERROR", "INCOMPLETE"
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -78,7 +78,7 @@ class SweepStopper(tune.Stopper):
 
 def ended_epochs(journal: str, study_name: str) -> dict[int, int]:
     """Trial number -> the epoch it ended at, for the trials the journal has finished."""
-    storage = JournalStorage(JournalFileBackend(journal))
+    storage = journal_storage(journal)
     try:
         trials = optuna.load_study(study_name=study_name, storage=storage).get_trials(
             deepcopy=False, states=FINISHED

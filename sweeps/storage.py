@@ -11,12 +11,23 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.fs as pafs
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 
 from sweeps.config import ConfigError
 
 JOURNAL = "optuna.journal"
 STUDY = "sweep"  # the Optuna study's name in the journal
 TENSORBOARD = "tensorboard"
+# Only the sweep's driver writes its journal, and holds the lock for milliseconds: a lock older
+# than this was left by a killed driver (Optuna's default waits 30 s before breaking it).
+JOURNAL_LOCK_GRACE_S = 5
+
+
+def journal_storage(path: str) -> JournalStorage:
+    """Optuna's storage over the journal file at ``path``."""
+    lock = JournalFileSymlinkLock(path, grace_period=JOURNAL_LOCK_GRACE_S)
+    return JournalStorage(JournalFileBackend(path, lock_obj=lock))
 
 
 @dataclass(frozen=True)
