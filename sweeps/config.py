@@ -76,6 +76,9 @@ class SweepConfig(BaseModel):
     max_failures: int = Field(
         2, ge=0, description="retries of a crashed trial from its last checkpoint"
     )
+    trial_timeout: float | None = Field(
+        None, gt=0, description="stop a trial that sends no result for this many seconds"
+    )
     address: str | None = Field(
         None, description="Ray cluster to join ('auto', ray://host:port); default: local"
     )

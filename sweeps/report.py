@@ -41,6 +41,7 @@ REASON_STYLE = {  # how a curve ends: why the trial stopped
     "stalled": ("s", "stopped: no improvement"),
     "diverged": ("^", "diverged (NaN/inf)"),
     "error": ("D", "error"),
+    "timeout": ("v", "stopped: no result in --trial-timeout"),
     "interrupted": (".", "interrupted"),
 }
 

@@ -19,8 +19,9 @@ from ray.tune import Result, ResultGrid
 
 import search_spaces
 from sweeps.config import SweepConfig
-from sweeps.stopping import ERROR, INCOMPLETE, outcome
+from sweeps.stopping import ERROR, INCOMPLETE, Outcome, outcome
 from sweeps.storage import SweepFolder
+from sweeps.watchdog import timeouts
 from trainable import TrainingRun
 
 TRIALS, EPOCHS, BEST = "trials.parquet", "epochs.parquet", "best.json"
@@ -35,12 +36,23 @@ class SweepResults:
     interrupted: bool  # trials left to run: no model was chosen or tested
 
 
-def collect(grid: ResultGrid, cfg: SweepConfig) -> tuple[list[tuple[Result, dict]], list[dict]]:
-    """(Ray result, trial row) pairs and the epoch rows, ordered by trial index then epoch."""
+def collect(
+    grid: ResultGrid, cfg: SweepConfig, hung: dict[str, int]
+) -> tuple[list[tuple[Result, dict]], list[dict]]:
+    """(Ray result, trial row) pairs and the epoch rows, ordered by trial index then epoch.
+
+    ``hung`` names the trials that ``--trial-timeout`` stopped (by folder): one that ended in
+    error after that is recorded as stopped by the timeout.
+    """
     trials, epoch_rows = [], []
     for result in grid:
-        trial_id = result.metrics.get("trial_id") or PurePosixPath(result.path).name
+        trial_dir = PurePosixPath(result.path).name
+        trial_id = result.metrics.get("trial_id") or trial_dir
         ended = outcome(result.metrics, result.error is not None, cfg.max_epochs, cfg.patience)
+        error = error_line(result.error) if result.error else None
+        if ended.status == ERROR and trial_dir in hung:
+            ended = Outcome(ERROR, "timeout")
+            error = f"no result for {cfg.trial_timeout:g}s (--trial-timeout), {hung[trial_dir]}x"
         history = _history(result)
         config = result.config or {}  # None for a trial interrupted before it started
         trials.append((result, {
@@ -52,10 +64,17 @@ def collect(grid: ResultGrid, cfg: SweepConfig) -> tuple[list[tuple[Result, dict
             "epochs": len(history),
             "best_val_loss": result.metrics.get("best_val_loss"),
             "best_epoch": result.metrics.get("best_epoch"),
-            "error": str(result.error).splitlines()[0] if result.error else None,
+            "error": error,
         }))  # fmt: skip
         epoch_rows += [{"trial_id": trial_id, **row} for row in history]
     return trials, epoch_rows
+
+
+def error_line(error: BaseException) -> str:
+    """What a trial raised, in one line; the traceback is in ``error.txt`` in its folder."""
+    cause = getattr(error, "cause", None) or error  # Ray wraps it in a RayTaskError
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}"
 
 
 def hyperparameters(config: dict[str, Any]) -> dict[str, Any]:
@@ -117,7 +136,7 @@ def write(grid: ResultGrid, cfg: SweepConfig, folder: SweepFolder) -> SweepResul
     A sweep extended with a larger ``--num-trials`` runs its new trials as a new Ray
     experiment in the same folder; the trials of the earlier runs keep their rows.
     """
-    pairs, new_epochs = collect(grid, cfg)
+    pairs, new_epochs = collect(grid, cfg, timeouts(folder))
     ran = {row["trial_id"] for _, row in pairs}
     earlier = [row for row in read_table(folder, TRIALS) if row["trial_id"] not in ran]
     rows = sorted(

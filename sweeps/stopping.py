@@ -19,13 +19,14 @@ from sweeps.storage import journal_storage
 
 COMPLETE, PRUNED, ERROR, INCOMPLETE = "COMPLETE", "PRUNED", "ERROR", "INCOMPLETE"
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+REASONS = ("completed", "asha", "stalled", "diverged", "error", "timeout", "interrupted")
 ENDED_AT = "epochs"  # the Optuna user attribute: the epoch a trial ended at
 
 
 @dataclass(frozen=True)
 class Outcome:
     status: str  # COMPLETE, PRUNED or ERROR (as Optuna names trial states), or INCOMPLETE
-    reason: str  # completed, asha, stalled, diverged, error, or interrupted
+    reason: str  # one of REASONS
 
 
 def stalled(result: dict[str, Any], patience: int) -> bool:

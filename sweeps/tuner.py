@@ -24,6 +24,7 @@ from sweeps.search import SpaceInfo, SweepSearch
 from sweeps.stopping import SweepStopper
 from sweeps.storage import STUDY, SweepFolder
 from sweeps.tensorboard import TensorBoardLogger
+from sweeps.watchdog import HangWatchdog
 from trainable.tune_adapter import SweepTrainable
 
 
@@ -109,7 +110,10 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, num_trials: i
                 checkpoint_frequency=cfg.checkpoint_every,
                 checkpoint_at_end=True,
             ),
-            callbacks=[TensorBoardLogger(folder.tensorboard_dir(), space.distributions)],
+            callbacks=[
+                TensorBoardLogger(folder.tensorboard_dir(), space.distributions),
+                *([HangWatchdog(cfg.trial_timeout, folder)] if cfg.trial_timeout else []),
+            ],
             progress_reporter=progress_table(space.always),
             verbose=1,
         ),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -115,3 +116,38 @@ def sweep_process(tmp_path):
     yield start
     for process in started:
         process.kill()
+
+
+class Faults:
+    """A plan of faults for the trial workers of a sweep subprocess (see ``faults.py``)."""
+
+    def __init__(self, markers: Path) -> None:
+        self.markers = markers
+        markers.mkdir()
+
+    def env(self, **trials: dict) -> dict[str, str]:
+        """Environment for ``python -m sweeps.run`` whose Ray workers inject ``trials``
+        (``t0={"kind": "raise", "epoch": 3, "times": 2}``: trial index 0 raises at epoch 3,
+        twice), through the job runtime env the way ``ray job submit`` passes it."""
+        plan = {
+            "markers": str(self.markers),
+            "trials": {name.removeprefix("t"): fault for name, fault in trials.items()},
+        }
+        # The hook runs before Ray gives a worker the driver's sys.path: both go on PYTHONPATH.
+        here, repo = Path(__file__).parent, Path(__file__).parents[2]
+        path = [str(here), str(repo), os.environ.get("PYTHONPATH")]
+        runtime_env = {"worker_process_setup_hook": "faults.install"}
+        return {
+            "SWEEPS_TEST_FAULTS": json.dumps(plan),
+            "RAY_JOB_CONFIG_JSON_ENV_VAR": json.dumps({"runtime_env": runtime_env}),
+            "PYTHONPATH": os.pathsep.join(filter(None, path)),
+        }
+
+    def injected(self, trial_index: int) -> list[int]:
+        """For each fault injected into a trial, the epoch its run had reached then."""
+        return [int(p.read_text()) for p in sorted(self.markers.glob(f"trial{trial_index}-*"))]
+
+
+@pytest.fixture
+def faults(tmp_path) -> Faults:
+    return Faults(tmp_path / "fault-markers")

@@ -9,6 +9,7 @@ import pytest
 
 from sweeps import report
 from sweeps.config import SweepConfig
+from sweeps.stopping import REASONS
 from sweeps.storage import SweepFolder
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -69,6 +70,10 @@ def test_pruning_counts_match_the_trials_and_the_epochs_saved(data, sweep, html)
     assert counted["trained"] == trained == len(sweep["epochs"])
     assert counted["saved"] == len(trials) * 6 - trained
     assert f"pruning saved <b>{counted['saved']} epochs" in html
+
+
+def test_every_stop_reason_has_a_curve_marker():
+    assert set(report.REASON_STYLE) == set(REASONS)
 
 
 def test_asha_rungs_follow_grace_period_and_reduction_factor():

@@ -1,0 +1,91 @@
+"""``--trial-timeout``: a trial that sends no result for that long is stopped and recorded.
+
+Ray Tune's stoppers and schedulers act on results, which a hung trial (a deadlock, a stuck
+NFS read, a wedged GPU) never sends. This callback looks at every running trial on each step
+of Ray's controller and kills the actor of one that has been silent too long, which frees its
+CPUs and GPUs at once. Ray then treats it as any crashed trial: retried from its last
+checkpoint up to ``--max-failures`` times, then ended as ERROR. Each kill is recorded in the
+sweep folder's ``timeouts.json`` (trial folder: times stopped); the tables give the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import PurePosixPath
+from typing import Any
+
+import ray
+from ray.tune import Callback
+from ray.tune.experiment import Trial
+
+from sweeps.storage import SweepFolder
+
+TIMEOUTS = "timeouts.json"
+logger = logging.getLogger(__name__)
+
+
+class HangWatchdog(Callback):
+    def __init__(self, timeout_s: float, folder: SweepFolder) -> None:
+        self.timeout_s, self.folder = timeout_s, folder
+        self._alive: dict[str, float] = {}  # trial id: when it last showed progress
+
+    def _seen(self, trial: Trial, **_: Any) -> None:
+        self._alive[trial.trial_id] = time.monotonic()
+
+    def _gone(self, trial: Trial, **_: Any) -> None:
+        self._alive.pop(trial.trial_id, None)
+
+    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
+        self._seen(trial)
+
+    def on_trial_restore(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
+        self._seen(trial)
+
+    def on_trial_save(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
+        self._seen(trial)
+
+    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
+        self._seen(trial)
+
+    def on_trial_recover(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
+        self._gone(trial)
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
+        self._gone(trial)
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
+        self._gone(trial)
+
+    def on_step_begin(self, iteration: int, trials: list[Trial], **info: Any) -> None:
+        now = time.monotonic()
+        for trial in trials:
+            since = self._alive.get(trial.trial_id)
+            actor = trial.temporary_state.ray_actor
+            if trial.status != Trial.RUNNING or since is None or actor is None:
+                continue
+            if now - since > self.timeout_s:
+                self._gone(trial)
+                times = record_timeout(self.folder, PurePosixPath(trial.path).name)
+                logger.warning(
+                    "trial %s sent no result for %gs (--trial-timeout); stopping it (time %d)",
+                    trial, self.timeout_s, times,
+                )  # fmt: skip
+                ray.kill(actor)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_alive": {}}  # clock readings mean nothing in another driver
+
+
+def record_timeout(folder: SweepFolder, trial_dir: str) -> int:
+    """Add one timeout of the trial in ``trial_dir`` to the record; how many it has had."""
+    record = timeouts(folder)
+    record[trial_dir] = record.get(trial_dir, 0) + 1
+    folder.write_bytes(TIMEOUTS, json.dumps(record, indent=2).encode())
+    return record[trial_dir]
+
+
+def timeouts(folder: SweepFolder) -> dict[str, int]:
+    """Trial folder name: times it was stopped for sending no result in ``--trial-timeout``."""
+    return json.loads(folder.read_text(TIMEOUTS)) if folder.has(TIMEOUTS) else {}

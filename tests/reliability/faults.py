@@ -1,0 +1,49 @@
+"""Faults injected into the trial workers of a sweep run as a subprocess (tests only).
+
+Ray runs :func:`install` in every worker process it starts (``worker_process_setup_hook`` of
+the job's runtime env, passed the way ``ray job submit`` passes it). The plan in
+``SWEEPS_TEST_FAULTS`` says which trial index fails at which epoch, how (``raise`` or
+``hang``), and how many times; a file per fault in its ``markers`` folder counts them across
+worker processes and retries. The tests build the plan with the ``faults`` fixture.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+PLAN = "SWEEPS_TEST_FAULTS"  # the environment variable holding the plan
+
+
+def install() -> None:
+    from trainable.run import TrainingRun
+
+    plan = json.loads(os.environ[PLAN])
+    train_epoch = TrainingRun.step
+
+    def step(run: TrainingRun) -> dict:
+        fault = plan["trials"].get(str(run.config.trial_index))
+        if fault and run.epoch + 1 == fault["epoch"] and _claim(plan["markers"], run, fault):
+            if fault["kind"] == "raise":
+                raise RuntimeError(
+                    f"injected fault: trial {run.config.trial_index} epoch {run.epoch + 1}"
+                )
+            time.sleep(3600)  # hung
+        return train_epoch(run)
+
+    TrainingRun.step = step
+
+
+def _claim(markers: str, run, fault: dict) -> bool:
+    """Count one more fault for this trial, unless it has had ``times`` already."""
+    for attempt in range(fault["times"]):
+        marker = Path(markers, f"trial{run.config.trial_index}-{attempt}")
+        try:
+            marker.touch(exist_ok=False)
+        except FileExistsError:
+            continue
+        marker.write_text(str(run.epoch))  # the epoch the restored run had reached
+        return True
+    return False
