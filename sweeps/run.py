@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import optuna
 import ray
 from ray import tune
+from ray._private import ray_constants
 
 from search_spaces import SpaceError
 from sweeps import config, report, results, tuner
@@ -116,11 +117,13 @@ def _resumed(cfg: SweepConfig, folder: SweepFolder) -> tuple[SweepConfig, int]:
 def ray_session(cfg: SweepConfig) -> Iterator[None]:
     """Join ``--address`` (or RAY_ADDRESS), or start Ray locally; reuse one already started.
 
-    A local Ray starts its dashboard only for ``--dashboard``, and then on 127.0.0.1 only.
+    A local Ray listens on 127.0.0.1 only, and starts its dashboard only for ``--dashboard``.
     """
     if ray.is_initialized():
         yield
         return
+    if not (cfg.address or os.environ.get("RAY_ADDRESS")):
+        listen_on_loopback()
     context = ray.init(
         address=cfg.address,
         include_dashboard=cfg.dashboard,
@@ -134,6 +137,18 @@ def ray_session(cfg: SweepConfig) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+def listen_on_loopback() -> None:
+    """Make the Ray that ``ray.init`` starts here bind every server to 127.0.0.1.
+
+    Ray binds its servers to the node's IP, which it finds by routing towards the internet
+    unless Ray clusters are switched off (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, the macOS
+    and Windows default): then the node is 127.0.0.1. Ray reads that variable when it is
+    imported, so the switch is set directly. Joining a cluster leaves it alone: other nodes
+    must reach the driver.
+    """
+    ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 def run(plan: Plan) -> results.SweepResults:
