@@ -10,6 +10,7 @@ import argparse
 import difflib
 import re
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from trainable.config import first_error
 
+CREDENTIAL_KEYS = frozenset({"access_key", "secret_key", "session_token", "password", "token"})
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 # What --smoke changes, unless the user set the key: a whole sweep in seconds.
@@ -104,6 +106,22 @@ class SweepConfig(BaseModel):
                 "(no paths), starting with a letter or digit"
             )
         return name
+
+    @field_validator("storage", "dataset")
+    @classmethod
+    def _no_credentials(cls, location: str) -> str:
+        """Secrets in a URI would be printed and saved with the sweep; the environment holds
+        them instead (AWS_ACCESS_KEY_ID, GOOGLE_APPLICATION_CREDENTIALS, ...)."""
+        parts = urllib.parse.urlsplit(location) if "://" in location else None
+        if parts is None:
+            return location
+        keys = {key.lower() for key, _ in urllib.parse.parse_qsl(parts.query)}
+        if parts.password is not None or keys & CREDENTIAL_KEYS:
+            raise ValueError(
+                "credentials in a URI would end up in logs and result files; pass them in "
+                "the environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for s3://) instead"
+            )
+        return location
 
     @model_validator(mode="after")
     def _consistent(self) -> SweepConfig:

@@ -24,6 +24,7 @@ def one_class_table(tmp):
     return str(path)
 
 
+SECRET = "wJalrXUtnFEMI-K7MDENG"
 NEGATIVE_LR = "params:\n  lr: {type: float, low: -1, high: 1}\n"
 LBFGS = "params:\n  optimizer: {type: categorical, choices: [sgd, lbfgs]}\n"
 
@@ -60,6 +61,14 @@ NEW_SWEEP = {
         lambda t: ["--storage", str(t / write(t / "file", "x") / "runs")],
         "is not writable",
     ),
+    "secret in a storage URI": (
+        lambda t: ["--storage", f"s3://bucket/runs?access_key=AKIA&secret_key={SECRET}"],
+        "credentials in a URI",
+    ),
+    "password in a dataset URI": (
+        lambda t: ["--dataset", f"s3://user:{SECRET}@bucket/d.parquet", "--label", "y"],
+        "credentials in a URI",
+    ),
     "name with a path": (lambda t: ["--name", "../escape"], "invalid sweep name"),
     "absolute name": (lambda t: ["--name", "/tmp/escape"], "invalid sweep name"),
     "name with odd characters": (lambda t: ["--name", "a b;c"], "invalid sweep name"),
@@ -78,7 +87,7 @@ def test_bad_input_exits_2_and_leaves_the_sweep_folder_alone(
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("error: ") and err.count("\n") == 1, err
-    assert expected in err
+    assert expected in err and SECRET not in err
     assert snapshot(storage / name) == before
     assert sorted(p.name for p in storage.iterdir()) == sweeps_before
     figures.record(f"bad input [{case}]", exit_code=code, files_changed=0)
