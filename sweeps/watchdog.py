@@ -37,26 +37,9 @@ class HangWatchdog(Callback):
     def _gone(self, trial: Trial, **_: Any) -> None:
         self._alive.pop(trial.trial_id, None)
 
-    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
-        self._seen(trial)
-
-    def on_trial_restore(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
-        self._seen(trial)
-
-    def on_trial_save(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
-        self._seen(trial)
-
-    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
-        self._seen(trial)
-
-    def on_trial_recover(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
-        self._gone(trial)
-
-    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
-        self._gone(trial)
-
-    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
-        self._gone(trial)
+    # Ray calls its callbacks with keyword arguments: iteration, trials, trial, ...
+    on_trial_start = on_trial_restore = on_trial_save = on_trial_result = _seen
+    on_trial_recover = on_trial_error = on_trial_complete = _gone
 
     def on_step_begin(self, iteration: int, trials: list[Trial], **info: Any) -> None:
         now = time.monotonic()
