@@ -1,11 +1,27 @@
-"""Restoring a sweep: the stale scheduler decisions in Ray's newest snapshot are dropped."""
+"""The tuner: how many trials are proposed at once; restoring drops stale Ray decisions."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+
+from sweeps.config import SweepConfig
 from sweeps.storage import SweepFolder
-from sweeps.tuner import forget_pending_decisions
+from sweeps.tuner import forget_pending_decisions, proposed_at_once
+
+
+@pytest.mark.parametrize(
+    ("options", "proposed"),
+    [
+        ({}, 3),  # 2 CPUs: 2 running, 1 queued
+        ({"cpus_per_trial": 2}, 2),
+        ({"max_concurrent": 1}, 1),  # the user's limit, below the cluster's capacity
+        ({"max_concurrent": 5}, 3),  # more than fits: the cluster decides
+    ],
+)
+def test_the_searcher_keeps_one_trial_queued_beyond_what_runs(ray_cluster, options, proposed):
+    assert proposed_at_once(SweepConfig(**options)) == proposed
 
 
 def test_pending_decisions_are_dropped_from_the_newest_snapshot_only(tmp_path):

@@ -1,0 +1,78 @@
+"""The four contenders on the reference workload, each in its own process group.
+
+Overhead ratio = wall ÷ (Σ per-epoch training compute ÷ workers): 1.0 would mean the workers
+did nothing but train from the first instant to the last.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from benchmarks import measure
+from benchmarks.workload import Workload
+
+
+def ours(out: Path, workload: Workload, quick: bool) -> dict:
+    """``python -m sweeps.run`` with its shipped defaults, sized to the workload."""
+    args = ["sweeps.run", "--name", "bench", "--storage", str(out),
+            "--num-trials", str(workload.num_trials), "--max-epochs", str(workload.max_epochs),
+            "--seed", str(workload.seed)]  # fmt: skip
+    measured = measure.run(args, out)
+    folder = out / "bench"
+    compute = 0.0
+    for path in folder.glob("trial_*/result.json"):
+        compute += sum(json.loads(line)["time_this_iter_s"] for line in path.open())
+    best = json.loads((folder / "best.json").read_text())
+    result = {
+        "trials": pq.read_metadata(folder / "trials.parquet").num_rows,
+        "epochs": pq.read_metadata(folder / "epochs.parquet").num_rows,
+        "compute_s": compute, "best_val_loss": best["val_loss"], "test_acc": best["test_acc"],
+    }  # fmt: skip
+    return {**result, **_measured(measured)}
+
+
+def _module(name: str, *flags: str) -> Callable[[Path, Workload, bool], dict]:
+    def contender(out: Path, workload: Workload, quick: bool) -> dict:
+        options = ["--seed", str(workload.seed), *(["--quick"] if quick else [])]
+        measured = measure.run([name, str(out), *flags, *options], out)
+        return {**json.loads((out / "result.json").read_text()), **_measured(measured)}
+
+    return contender
+
+
+def _measured(measured: measure.Measured) -> dict:
+    return {
+        "wall_s": measured.wall_s, "driver_rss_mb": measured.driver_rss_mb,
+        "worker_rss_mb": measured.worker_rss_mb,
+    }  # fmt: skip
+
+
+CONTENDERS: dict[str, Callable[[Path, Workload, bool], dict]] = {
+    "sweeps (ours, defaults)": ours,
+    "Optuna alone (TPE + SHA)": _module("benchmarks.optuna_alone"),
+    "Ray Tune docs style": _module("benchmarks.ray_docs"),
+    "random search, no pruning": _module("benchmarks.optuna_alone", "--sampler", "random"),
+}
+
+
+def run(quick: bool, repeats: int, log: Callable[[str], None]) -> list[dict]:
+    """One row per contender: the median of ``repeats`` runs of each figure."""
+    workload = Workload().quick() if quick else Workload()
+    rows = []
+    for name, contender in CONTENDERS.items():
+        runs = []
+        for repeat in range(repeats):
+            with tempfile.TemporaryDirectory(prefix="bench-") as out:
+                runs.append(contender(Path(out), workload, quick))
+            log(f"  {name}: run {repeat + 1}/{repeats}, {runs[-1]['wall_s']:.1f} s")
+        row = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+        row["ms_per_epoch"] = 1000 * row["wall_s"] / row["epochs"]
+        row["overhead"] = row["wall_s"] / (row["compute_s"] / workload.workers)
+        rows.append({"contender": name, **row})
+    return rows

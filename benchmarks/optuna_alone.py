@@ -1,0 +1,115 @@
+"""Optuna alone, as its users write it: N worker processes on one JournalStorage.
+
+``python -m benchmarks.optuna_alone OUT [--sampler tpe|random] [--quick]`` runs the shared
+workload with the service's training loop (``TrainingRun``), TPE + SuccessiveHalvingPruner (or
+random search without pruning), each worker a process calling ``study.optimize``. Each trial
+saves its best-validation weights when it ends, and the best trial is tested once at the end.
+Writes ``OUT/result.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import torch
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.study import MaxTrialsCallback
+
+from benchmarks.workload import Workload, suggest
+from trainable import TrainingRun
+
+STUDY = "bench"
+
+
+def study(out: Path, workload: Workload, sampler: str) -> optuna.Study:
+    if sampler == "tpe":
+        samples = optuna.samplers.TPESampler(seed=workload.seed)
+        pruner = optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=workload.grace_period, reduction_factor=workload.reduction_factor
+        )
+    else:
+        samples, pruner = (
+            optuna.samplers.RandomSampler(seed=workload.seed),
+            optuna.pruners.NopPruner(),
+        )
+    return optuna.create_study(
+        study_name=STUDY, storage=JournalStorage(JournalFileBackend(str(out / "journal.log"))),
+        sampler=samples, pruner=pruner, direction="minimize", load_if_exists=True,
+    )  # fmt: skip
+
+
+def objective(trial: optuna.Trial, workload: Workload, out: Path) -> float:
+    run = TrainingRun(workload.trial_config(suggest(trial), trial.number))
+    compute = []
+    try:
+        for epoch in range(1, workload.max_epochs + 1):
+            started = time.perf_counter()
+            metrics = run.step()
+            compute.append(time.perf_counter() - started)
+            if metrics["diverged"]:
+                raise optuna.TrialPruned()
+            trial.report(metrics["val_loss"], epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return run.best_val_loss
+    finally:
+        trial.set_user_attr("compute_s", compute)
+        trial.set_user_attr("best_val_loss", run.best_val_loss)
+        if run.best_state is not None:
+            torch.save(run.best_state, out / f"trial_{trial.number}.pt")
+
+
+def worker(out: Path, workload: Workload, sampler: str) -> None:
+    torch.set_num_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study(out, workload, sampler).optimize(
+        lambda trial: objective(trial, workload, out),
+        callbacks=[MaxTrialsCallback(workload.num_trials, states=None)],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--sampler", choices=["tpe", "random"], default="tpe")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    workload = Workload(seed=args.seed)
+    workload = workload.quick() if args.quick else workload
+    if args.worker:
+        worker(args.out, workload, args.sampler)
+        return
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study(args.out, workload, args.sampler)  # created once, before the workers race for it
+    flags = [*sys.argv[1:], "--worker"]
+    workers = [
+        subprocess.Popen([sys.executable, "-m", __spec__.name, *flags])
+        for _ in range(workload.workers)
+    ]
+    if any(w.wait() for w in workers):
+        sys.exit("a worker failed")
+    trials = study(args.out, workload, args.sampler).get_trials(deepcopy=False)
+    scored = [t for t in trials if math.isfinite(t.user_attrs.get("best_val_loss", math.inf))]
+    best = min(scored, key=lambda t: t.user_attrs["best_val_loss"])
+    run = TrainingRun(workload.trial_config(best.params, best.number))
+    run.best_state = torch.load(args.out / f"trial_{best.number}.pt", weights_only=True)
+    compute = [s for t in trials for s in t.user_attrs.get("compute_s", [])]
+    result = {
+        "trials": len(trials), "epochs": len(compute), "compute_s": sum(compute),
+        "best_val_loss": best.user_attrs["best_val_loss"], "test_acc": run.test()["test_acc"],
+    }  # fmt: skip
+    (args.out / "result.json").write_text(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

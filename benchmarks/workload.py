@@ -1,0 +1,44 @@
+"""The reference workload every contender runs, and the search space they share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import optuna
+
+from search_spaces import get
+
+SPACE = "default"  # the service's default space: optimizer, lr, gamma, activation (+ momentum)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """digits, MLP 64-128-128-10, batch 32, TPE + successive halving, 2 trials at a time."""
+
+    num_trials: int = 32
+    max_epochs: int = 30
+    workers: int = 2
+    batch_size: int = 32
+    hidden: tuple[int, ...] = (128, 128)
+    grace_period: int = 2
+    reduction_factor: int = 3
+    seed: int = 0
+    dataset: str = "digits"
+
+    def quick(self) -> Workload:
+        return replace(self, num_trials=8, max_epochs=8)
+
+    def trial_config(self, params: dict[str, Any], index: int) -> dict[str, Any]:
+        """The trainable's config for a trial with the searched ``params``."""
+        return {
+            **params, "dataset": self.dataset, "batch_size": self.batch_size,
+            "max_epochs": self.max_epochs, "hidden": list(self.hidden), "seed": self.seed,
+            "trial_index": index,
+        }  # fmt: skip
+
+
+def suggest(trial: optuna.Trial) -> dict[str, Any]:
+    """The shared search space, as an Optuna define-by-run function returning the params."""
+    get(SPACE)(trial)
+    return dict(trial.params)

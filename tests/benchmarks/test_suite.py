@@ -1,0 +1,68 @@
+"""A short run of the benchmark suite: it runs every contender and prints well-formed tables.
+
+No timing is asserted here; the figures belong to ``python -m benchmarks`` (see the README).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from benchmarks.__main__ import table
+
+pytestmark = pytest.mark.slow
+
+
+def test_quick_suite_prints_a_table_per_section_and_writes_the_figures(tmp_path):
+    out = tmp_path / "figures.json"
+    ray_tmp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # Ray's socket paths must stay short
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--sections", "compare,loop,checkpoint",
+         "--json", str(out)],
+        capture_output=True, text=True, timeout=900, check=False,
+        env={**os.environ, "RAY_TMPDIR": ray_tmp},
+    )  # fmt: skip
+    shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert {"torch", "ray", "optuna", "cpus", "date"} <= set(figures["machine"])
+
+    contenders = figures["compare"]
+    assert [row["contender"] for row in contenders] == [
+        "sweeps (ours, defaults)", "Optuna alone (TPE + SHA)", "Ray Tune docs style",
+        "random search, no pruning",
+    ]  # fmt: skip
+    for row in contenders:
+        assert row["trials"] == 8
+        assert 0 < row["epochs"] <= 8 * 8
+        assert row["wall_s"] > 0 and row["compute_s"] > 0 and row["overhead"] > 0
+        assert 0 < row["test_acc"] <= 1 and row["best_val_loss"] > 0
+        assert row["driver_rss_mb"] > 0 and row["worker_rss_mb"] > 0
+    random_search = contenders[3]
+    assert random_search["epochs"] == 8 * 8  # no pruning: every trial to its last epoch
+
+    assert [row["loop"] for row in figures["loop"]][1] == "hand-written slicing"
+    assert figures["loop"][1]["vs_slicing"] == 1.0
+    sizes = [row["weights_mb"] for row in figures["checkpoint"]]
+    assert sizes[0] < 1 and 45 < sizes[1] < 55
+
+    for section in ("compare", "loop", "checkpoint"):
+        assert f"== {section} ==" in proc.stdout and table(figures[section]) in proc.stdout
+
+
+def test_table_aligns_columns():
+    text = table([{"a": 1.23456, "name": "x"}, {"a": 12345.6, "name": "longer"}])
+    assert text.splitlines() == ["a      name", "-----  ------", "1.23   x", "12346  longer"]
+
+
+def test_an_unknown_section_is_refused(capsys):
+    from benchmarks.__main__ import main
+
+    assert main(["--sections", "loop,bogus"]) == 2
+    assert "unknown section 'bogus'" in capsys.readouterr().err
