@@ -22,7 +22,7 @@ from sweeps.config import SweepConfig
 from sweeps.stopping import ERROR, INCOMPLETE, Outcome, outcome
 from sweeps.storage import SweepFolder
 from sweeps.watchdog import timeouts
-from trainable import TrainingRun
+from trainable.run import checkpoint_test_metrics
 
 TRIALS, EPOCHS, BEST = "trials.parquet", "epochs.parquet", "best.json"
 EPOCH_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
@@ -108,8 +108,7 @@ def best_trial(trials: list[tuple[Result, dict]]) -> tuple[Result, dict] | None:
 def evaluate_best(result: Result, row: dict, epoch_rows: list[dict]) -> dict[str, Any]:
     """Test the best trial's best-validation weights: the only time the test split is read."""
     with result.checkpoint.as_directory() as directory:
-        run = TrainingRun.from_checkpoint(directory)
-    test = run.test()
+        test = checkpoint_test_metrics(directory)
     at_best = next(
         (
             e

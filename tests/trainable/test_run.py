@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from trainable import TrialConfigError, loop
-from trainable.run import TrainingRun
+from trainable.run import TrainingRun, checkpoint_test_metrics
 
 BASE = {
     "dataset": "digits",
@@ -92,6 +92,12 @@ def test_resume_from_checkpoint_is_exact(tmp_path, optimizer: str) -> None:
     ):
         assert torch.equal(p_straight, p_resumed)
     assert resumed.test() == straight.test()
+
+
+def test_a_checkpoint_tests_like_its_run_without_building_an_optimizer(tmp_path) -> None:
+    run, _ = _train({**BASE, "max_epochs": 4}, 4)
+    run.save(str(tmp_path))
+    assert checkpoint_test_metrics(str(tmp_path)) == run.test()
 
 
 def test_restore_into_fresh_run_is_exact(tmp_path) -> None:
