@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -25,6 +26,25 @@ def _peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _descendants(root: int) -> list[int]:
+    """``root`` and every process below it (Ray's workers are the raylet's children)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
 def _is_worker(pid: int) -> bool:
     """Ray renames trial workers ``ray::<class or function>``; our baselines tag theirs."""
     argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -35,9 +55,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run(args: list[str], out: Path, timeout: float = 1800) -> Measured:
-    """``python -m <args>`` from the repository, in a new session, its output in ``out``.
+    """``python -m <args>`` from the repository, its output in ``out``.
 
-    Peak memory is sampled every 50 ms.
+    Peak memory (VmHWM) of the process and its descendants is sampled every 50 ms.
     """
     log = out / "output.log"
     started = time.perf_counter()
@@ -49,15 +69,10 @@ def run(args: list[str], out: Path, timeout: float = 1800) -> Measured:
         driver = worker = 0.0
         while proc.poll() is None:
             if time.perf_counter() - started > timeout:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 raise TimeoutError(f"{args[0]} ran past {timeout}s; see {log}")
-            for entry in Path("/proc").iterdir():
-                if not entry.name.isdigit():
-                    continue
-                pid = int(entry.name)
+            for pid in _descendants(proc.pid):
                 try:
-                    if os.getpgid(pid) != proc.pid:
-                        continue
                     peak = _peak_rss_mb(pid)
                     if pid == proc.pid:
                         driver = max(driver, peak)
