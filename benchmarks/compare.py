@@ -25,16 +25,24 @@ def ours(out: Path, workload: Workload, quick: bool) -> dict:
             "--seed", str(workload.seed)]  # fmt: skip
     measured = measure.run(args, out)
     folder = out / "bench"
-    compute = 0.0
-    for path in folder.glob("trial_*/result.json"):
-        compute += sum(json.loads(line)["time_this_iter_s"] for line in path.open())
     best = json.loads((folder / "best.json").read_text())
     result = {
         "trials": pq.read_metadata(folder / "trials.parquet").num_rows,
         "epochs": pq.read_metadata(folder / "epochs.parquet").num_rows,
-        "compute_s": compute, "best_val_loss": best["val_loss"], "test_acc": best["test_acc"],
+        "compute_s": epoch_compute_s(folder), "best_val_loss": best["val_loss"],
+        "test_acc": best["test_acc"],
     }  # fmt: skip
     return {**result, **_measured(measured)}
+
+
+def epoch_compute_s(folder: Path) -> float:
+    """Σ of the epochs' training time in a sweep folder (Ray's ``time_this_iter_s``: one
+    ``step``, one epoch of training and validation)."""
+    return sum(
+        json.loads(line)["time_this_iter_s"]
+        for path in folder.glob("trial_*/result.json")
+        for line in path.open()
+    )
 
 
 def _module(name: str, *flags: str) -> Callable[[Path, Workload, bool], dict]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 import tempfile
 import time
@@ -106,11 +105,7 @@ def scale(quick: bool, log: Callable[[str], None]) -> list[dict]:
                     "--num-trials", str(trials), "--max-epochs", "2", "--grace-period", "1",
                     "--hidden", "8", "--space", "small"]  # fmt: skip
             measured = measure.run(args, Path(out))
-            compute = sum(
-                json.loads(line)["time_this_iter_s"]
-                for path in Path(out, "scale").glob("trial_*/result.json")
-                for line in path.open()
-            )
+            compute = compare.epoch_compute_s(Path(out, "scale"))
         log(f"  scale: {trials} trials, {measured.wall_s:.1f} s")
         rows.append({
             "trials": trials, "wall_s": measured.wall_s,
