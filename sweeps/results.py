@@ -9,11 +9,14 @@ from __future__ import annotations
 import io
 import json
 import math
+import posixpath
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from ray.tune import Result, ResultGrid
 
@@ -25,6 +28,7 @@ from sweeps.watchdog import timeouts
 from trainable.run import checkpoint_test_metrics
 
 TRIALS, EPOCHS, BEST = "trials.parquet", "epochs.parquet", "best.json"
+PROGRESS = "progress.csv"  # Ray's CSV log of a trial's reports
 EPOCH_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
 
 
@@ -83,14 +87,32 @@ def hyperparameters(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _history(result: Result) -> list[dict[str, Any]]:
-    """The trial's epochs; a resumed trial may report an epoch twice, the last report wins."""
+    """The trial's epochs; a resumed trial may report an epoch twice, the last report wins.
+
+    ``metrics_dataframe`` is Ray's ``result.json``. When Tune restarts a failed trial, its JSON
+    and CSV loggers first copy both files back from the storage, and that copy can drop a row
+    written since the last sync from one of them (seen: epoch 16 in ``progress.csv`` only), so
+    the rows of ``progress.csv`` count too.
+    """
     frame = result.metrics_dataframe
-    if frame is None or "epoch" not in frame:
-        return []
-    by_epoch = {}
-    for row in frame[list(EPOCH_COLUMNS)].to_dict("records"):
-        by_epoch[int(row["epoch"])] = {**row, "epoch": int(row["epoch"])}
+    reported = _progress_rows(result)
+    if frame is not None and "epoch" in frame:
+        reported += frame[list(EPOCH_COLUMNS)].to_dict("records")
+    by_epoch = {int(row["epoch"]): {**row, "epoch": int(row["epoch"])} for row in reported}
     return [by_epoch[epoch] for epoch in sorted(by_epoch)]
+
+
+def _progress_rows(result: Result) -> list[dict[str, Any]]:
+    """The epoch columns of the trial's ``progress.csv`` (none if it has no such file)."""
+    path = posixpath.join(result.path, PROGRESS)
+    if result.filesystem.get_file_info(path).type != pafs.FileType.File:
+        return []
+    with result.filesystem.open_input_stream(path) as stream:
+        table = pacsv.read_csv(stream)
+    if "epoch" not in table.column_names or not table.num_rows:
+        return []
+    rows = table.select(list(EPOCH_COLUMNS)).to_pylist()
+    return [row for row in rows if row["epoch"] is not None]
 
 
 def best_trial(trials: list[tuple[Result, dict]]) -> tuple[Result, dict] | None:
