@@ -19,7 +19,7 @@ from ray import tune
 from ray._private import ray_constants
 
 from search_spaces import SpaceError
-from sweeps import config, report, results, tuner
+from sweeps import cluster, config, report, results, tuner
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.search import SpaceInfo, check_space
 from sweeps.stopping import INCOMPLETE
@@ -154,8 +154,9 @@ def listen_on_loopback() -> None:
 def run(plan: Plan) -> results.SweepResults:
     cfg, folder = plan.cfg, plan.folder
     with ray_session(cfg):
+        cluster.check_shared_storage(folder)
         if plan.new_trials:
-            check_resources(cfg)
+            cluster.check_resources(cfg)
             folder.write_bytes(SAVED_CONFIG, cfg.model_dump_json(indent=2).encode())
             if plan.space.text is not None:
                 folder.write_bytes(SAVED_SPACE, plan.space.text.encode())
@@ -168,17 +169,6 @@ def run(plan: Plan) -> results.SweepResults:
     if outcome.epochs.num_rows:
         report.write(folder)
     return outcome
-
-
-def check_resources(cfg: SweepConfig) -> None:
-    """A trial that asks for more than the whole cluster has would wait forever."""
-    available = ray.cluster_resources()
-    for name, per_trial in (("CPU", cfg.cpus_per_trial), ("GPU", cfg.gpus_per_trial)):
-        if per_trial > available.get(name, 0):
-            raise ConfigError(
-                f"--{name.lower()}s-per-trial {per_trial:g} but the Ray cluster has "
-                f"{available.get(name, 0):g} {name}s"
-            )
 
 
 def summary(outcome: results.SweepResults, folder: SweepFolder) -> str:

@@ -1,0 +1,104 @@
+"""Checks a sweep makes of the Ray cluster it runs on, before it writes anything.
+
+A trial that asks for more than the cluster has would wait forever, and a ``--storage`` folder
+that some node cannot see would lose that node's checkpoints and results. Both are refused
+with one line naming the problem.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from sweeps.config import ConfigError, SweepConfig
+from sweeps.storage import SweepFolder
+
+JOIN_WAIT_S = 60  # a joining cluster's workers may still be starting (compose, KubeRay)
+PROBE_WAIT_S = 60  # a node's first task starts a worker process: seconds on a busy node
+
+
+def check_resources(cfg: SweepConfig, wait_s: float = JOIN_WAIT_S) -> None:
+    """Every trial fits the cluster; a joined cluster gets ``wait_s`` for its nodes to come.
+
+    A driver started beside the cluster (compose's ``sweep`` service, a KubeRay submitter) can
+    be up before the worker nodes have joined, so a shortfall there is waited out; a local Ray
+    has all it will ever have.
+    """
+    joined = bool(cfg.address or os.environ.get("RAY_ADDRESS"))
+    deadline = time.monotonic() + (wait_s if joined else 0)
+    announced = False
+    while shortfall := _shortfall(cfg, ray.cluster_resources()):
+        if time.monotonic() >= deadline:
+            raise ConfigError(shortfall)
+        if not announced:
+            print(f"{shortfall}; waiting up to {wait_s:g}s for nodes to join", flush=True)
+            announced = True
+        time.sleep(1)
+
+
+def _shortfall(cfg: SweepConfig, available: dict[str, float]) -> str | None:
+    for name, per_trial in (("CPU", cfg.cpus_per_trial), ("GPU", cfg.gpus_per_trial)):
+        if per_trial > available.get(name, 0):
+            return (
+                f"--{name.lower()}s-per-trial {per_trial:g} but the Ray cluster has "
+                f"{available.get(name, 0):g} {name}s"
+            )
+    return None
+
+
+def check_shared_storage(folder: SweepFolder, wait_s: float = PROBE_WAIT_S) -> None:
+    """On a cluster of several nodes, a local ``--storage`` path must be the same folder on
+    every node (NFS): each node reads back a probe file the driver wrote there.
+
+    URIs (s3://, gs://, ...) are shared by nature. A node that leaves the cluster while it
+    is probed is not held against the storage.
+    """
+    here = ray.get_runtime_context().get_node_id()
+    others = {n["NodeID"]: n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"]}
+    others.pop(here, None)
+    if not folder.is_local or not others:
+        return
+    token = secrets.token_hex(16)
+    probe = Path(folder.root) / f".shared-probe-{token[:8]}"
+    probe.write_text(token)
+    try:
+        reads = {
+            node: _read_probe.options(
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)
+            ).remote(str(probe))
+            for node in others
+        }
+        blind = [others[node] for node, ref in reads.items() if not _sees(node, ref, token, wait_s)]
+    finally:
+        probe.unlink(missing_ok=True)
+    if blind:
+        raise ConfigError(
+            f"--storage {folder.storage} is not shared with every node: node {blind[0]} cannot "
+            "read it; use a folder all nodes mount (NFS) or a URI such as s3://bucket/runs"
+        )
+
+
+def _sees(node: str, ref: ray.ObjectRef, token: str, wait_s: float) -> bool:
+    """Whether the node read the token back; a node gone meanwhile counts as seeing it."""
+    try:
+        return ray.get(ref, timeout=wait_s) == token
+    except (ray.exceptions.RayError, TimeoutError):
+        alive = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+        if node not in alive:
+            return True
+        raise ConfigError(
+            f"node {node[:12]} did not answer the --storage check in {wait_s:g}s"
+        ) from None
+
+
+@ray.remote(num_cpus=0, max_retries=0)
+def _read_probe(path: str) -> str | None:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return None
