@@ -52,6 +52,17 @@ def test_train_epoch_reports_mean_loss_before_update_for_a_single_batch() -> Non
     assert nn.functional.cross_entropy(model(x), y).item() < expected_loss
 
 
+def test_train_epoch_weights_a_short_last_batch_by_its_size() -> None:
+    x, y = _blobs(50)
+    model = _model(2)
+    with torch.no_grad():
+        logits = model(x)
+    frozen = torch.optim.SGD(model.parameters(), lr=0.0)  # the metrics of fixed weights
+    metrics = train_epoch(model, x, y, frozen, 16, torch.Generator().manual_seed(0))
+    assert metrics.loss == pytest.approx(nn.functional.cross_entropy(logits, y).item(), rel=1e-6)
+    assert metrics.accuracy == (logits.argmax(1) == y).double().mean().item()
+
+
 def test_train_epoch_leaves_model_in_train_mode_and_evaluate_in_eval_mode() -> None:
     x, y = _blobs(20)
     model = _model()
