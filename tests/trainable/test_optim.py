@@ -57,6 +57,18 @@ def test_one_step_reduces_a_simple_loss(name: str) -> None:
     assert after.item() < before.item()
 
 
+@pytest.mark.parametrize("name", ALL_OPTIMIZERS)
+def test_optimizer_is_fused_where_torch_has_a_kernel_for_the_device(name: str) -> None:
+    opt = build_optimizer(name, nn.Linear(2, 1).parameters(), lr=0.1)
+    assert bool(opt.defaults.get("fused")) == (name != "rmsprop")  # torch has no fused RMSprop
+
+
+@pytest.mark.parametrize("name", ALL_OPTIMIZERS)
+def test_optimizer_on_a_device_without_a_fused_kernel_is_not_fused(name: str) -> None:
+    opt = build_optimizer(name, nn.Linear(2, 1, device="meta").parameters(), lr=0.1)
+    assert not opt.defaults.get("fused")
+
+
 def test_sgd_has_no_momentum_or_nesterov() -> None:
     opt = build_optimizer("sgd", nn.Linear(2, 1).parameters(), lr=0.1, momentum=0.8)
     assert opt.param_groups[0]["momentum"] == 0

@@ -70,7 +70,7 @@ def test_finished_after_max_epochs() -> None:
     assert run.finished
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "nesterov"])
+@pytest.mark.parametrize("optimizer", ["adam", "nesterov", "adagrad"])
 def test_resume_from_checkpoint_is_exact(tmp_path, optimizer: str) -> None:
     config = {**BASE, "optimizer": optimizer, "lr": 0.01 if optimizer == "adam" else 0.1}
     straight, expected = _train(config, 6)
