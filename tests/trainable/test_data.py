@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -52,6 +55,27 @@ def test_builtin_split_sizes_are_60_20_20(source: str, n: int) -> None:
     assert split.x_val.shape[0] == split.y_val.shape[0] == val
     assert split.x_test.shape[0] == split.y_test.shape[0] == test
     assert train + val + test == n
+
+
+@pytest.mark.parametrize("file", [data.DIGITS_CSV, "datasets/data/moved.csv.gz"])
+def test_digits_are_exactly_load_digits_from_the_file_or_else_the_loader(monkeypatch, file) -> None:
+    monkeypatch.setattr(data, "DIGITS_CSV", file)
+    x, y = data._read_digits()
+    expected_x, expected_y = load_digits(return_X_y=True)
+    for got, expected in ((x, expected_x), (y, expected_y)):
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_digits_load_without_importing_scikit_learn_or_pandas() -> None:
+    code = (
+        "import sys; from trainable import data; data.load('digits'); "
+        "print([name for name in ('sklearn', 'pandas') if name in sys.modules])"
+    )
+    imported = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert imported.stdout.strip() == "[]"
 
 
 def test_digits_split_follows_seeded_permutation_and_train_statistics() -> None:
