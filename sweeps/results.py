@@ -127,7 +127,9 @@ def best_trial(trials: list[tuple[Result, dict]]) -> tuple[Result, dict] | None:
     return min(candidates, key=lambda pair: pair[1]["best_val_loss"], default=None)
 
 
-def evaluate_best(result: Result, row: dict, epoch_rows: list[dict]) -> dict[str, Any]:
+def evaluate_best(
+    result: Result, row: dict, epoch_rows: list[dict], folder: SweepFolder
+) -> dict[str, Any]:
     """Test the best trial's best-validation weights: the only time the test split is read."""
     with result.checkpoint.as_directory() as directory:
         test = checkpoint_test_metrics(directory)
@@ -147,7 +149,7 @@ def evaluate_best(result: Result, row: dict, epoch_rows: list[dict]) -> dict[str
         "val_loss": row["best_val_loss"],
         "val_acc": at_best.get("val_acc"),
         **test,
-        "checkpoint": result.checkpoint.path,
+        "checkpoint": folder.uri_at(result.checkpoint.path),
     }
 
 
@@ -190,7 +192,7 @@ def _best(
         return earlier  # already tested; the test split is not read again
     if chosen is None:
         return None
-    best = evaluate_best(*chosen, epoch_rows)
+    best = evaluate_best(*chosen, epoch_rows, folder)
     folder.write_bytes(BEST, json.dumps(best, indent=2).encode())
     return best
 

@@ -77,6 +77,11 @@ class SweepFolder:
         base, sep, query = self.uri.partition("?")
         return f"{base}/{filename}{sep}{query}"
 
+    def uri_at(self, path: str) -> str:
+        """:meth:`uri_of` a path inside the folder's filesystem (where Ray says a checkpoint is):
+        a bucket path alone names no endpoint, scheme or region."""
+        return self.uri_of(posixpath.relpath(path, self.path))
+
     def file(self, filename: str) -> str:
         return posixpath.join(self.path, filename)
 
@@ -135,12 +140,14 @@ class SweepFolder:
     def tensorboard_dir(self, download: bool = False) -> str:
         """The local folder of the sweep's TensorBoard event files (cached for object stores).
 
-        ``download`` fetches a finished sweep's files from an object store to read them.
+        A missing cache starts from the object store's files, as :meth:`journal` does, so a
+        sweep resumed on another machine finds its HParams config and trial runs there.
+        ``download`` refreshes the cache, to read a finished sweep.
         """
         if self.is_local:
             return self.file(TENSORBOARD)
         local = self.cache / TENSORBOARD
-        if download:
+        if download or (not local.exists() and self.has_folder(TENSORBOARD)):
             local.mkdir(parents=True, exist_ok=True)
             pafs.copy_files(
                 self.file(TENSORBOARD), str(local),
