@@ -44,6 +44,10 @@ REASON_STYLE = {  # how a curve ends: why the trial stopped
     "timeout": ("v", "stopped: no result in --trial-timeout"),
     "interrupted": (".", "interrupted"),
 }
+# Optuna's fANOVA forest (64 trees up to 64 deep) grows with the trials and takes seconds past
+# a hundred of them; a smaller one ranks the hyperparameters alike (400 trials: 11.5 -> 0.9 s).
+FULL_FOREST_TRIALS = 100
+SMALL_FOREST = {"n_trees": 32, "max_depth": 8}
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,8 @@ def importances(sweep: Sweep) -> dict[str, float]:
             )
     if len(scored.trials) < 2:
         return {}
-    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=sweep.cfg.seed)
+    forest = SMALL_FOREST if len(scored.trials) > FULL_FOREST_TRIALS else {}
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=sweep.cfg.seed, **forest)
     return optuna.importance.get_param_importances(scored, evaluator=evaluator)
 
 

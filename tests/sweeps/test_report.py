@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import math
 import re
 
+import optuna
 import pytest
 
 from sweeps import report
@@ -110,6 +112,25 @@ def test_importances_come_from_the_optuna_study(data):
     values = report.importances(data)
     assert set(values) == {"optimizer", "lr", "gamma", "activation"}  # momentum is conditional
     assert sum(values.values()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("num_trials, forest", [(100, {}), (101, report.SMALL_FOREST)])
+def test_importances_past_100_trials_come_from_a_smaller_forest(monkeypatch, num_trials, forest):
+    def objective(trial: optuna.Trial) -> float:
+        lr = trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+        return (math.log10(lr) + 2.5) ** 2 + 0.1 * trial.suggest_float("gamma", 0.8, 1.0)
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(objective, n_trials=num_trials)
+    built, evaluator = [], optuna.importance.FanovaImportanceEvaluator
+    monkeypatch.setattr(
+        optuna.importance,
+        "FanovaImportanceEvaluator",
+        lambda **options: built.append(options) or evaluator(**options),
+    )
+    values = report.importances(report.Sweep("s", SweepConfig(), [], {}, study))
+    assert built == [{"seed": 0, **forest}]
+    assert list(values) == ["lr", "gamma"]
 
 
 def test_the_cli_refuses_a_folder_without_results(tmp_path, capsys):
