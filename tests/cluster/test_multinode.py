@@ -1,0 +1,232 @@
+"""A real multi-node Ray cluster run with the very commands of ``docker/compose.yaml``.
+
+Each node is a host of its own: a Linux network namespace with its own address on a bridge
+(in a namespace of its own too), its own PID namespace (the node dies whole when it is
+stopped), and ``/etc/hosts`` naming the head ``head``, as compose's network does. Token
+authentication is on, with the token in a 0600 file, as compose's secret.
+
+Each node has its own /tmp too, as a container has: Ray puts a node's sockets in the head's
+session folder under /tmp, and two nodes sharing one /tmp collide there. The ``results`` volume
+is a folder every node sees (outside /tmp), in place of ``/results``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).parents[2]
+COMPOSE = REPO / "docker" / "compose.yaml"
+SUBNET = "10.233.71"
+# Trials of several seconds (small batches): Ray Tune gives a trial whose actor is still
+# starting to a worker that frees up first, so trials shorter than a worker's start would all
+# run on the first node up.
+SWEEP_ARGS = (
+    "--space small --num-trials 4 --max-epochs 12 --grace-period 12 --patience 12 "
+    "--hidden 64,64 --batch-size 2 --checkpoint-every 4"
+)
+
+
+def compose_commands(**environment: str) -> dict[str, list[str]]:
+    """Each service's command, interpolated as compose does (``${VAR:-default}``)."""
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    environment = {"SWEEP_ARGS": SWEEP_ARGS, "WORKER_CPUS": "1", **environment}
+    return {name: _argv(service["command"], environment) for name, service in services.items()}
+
+
+def _argv(command: str | list[str], environment: dict[str, str]) -> list[str]:
+    def value(match: re.Match) -> str:
+        return environment.get(match["name"], match["default"] or "")
+
+    pattern = re.compile(r"\$\{(?P<name>\w+)(?::-(?P<default>[^}]*))?\}")
+    if isinstance(command, str):
+        return shlex.split(pattern.sub(value, command))
+    return [pattern.sub(value, part) for part in command]
+
+
+def netns_permitted() -> str | None:
+    """Why namespaced hosts cannot be made here, or None."""
+    if shutil.which("ip") is None or shutil.which("unshare") is None:
+        return "needs iproute2's ip and util-linux's unshare"
+    probe = f"swprobe{os.getpid()}"
+    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
+    if made.returncode:
+        return f"network namespaces not permitted: {made.stderr.strip()}"
+    subprocess.run(["ip", "netns", "del", probe], check=False)
+    return None
+
+
+class Network:
+    """A bridge in a namespace of its own, and hosts plugged into it."""
+
+    def __init__(self, root: Path) -> None:
+        self.tag = f"sw{os.getpid() % 100000}"
+        self.root = root
+        self.hosts: dict[str, str] = {}
+        self.processes: list[subprocess.Popen] = []
+        self.token = root / "token"
+        self.token.write_text(secrets.token_hex(32))
+        self.token.chmod(0o600)
+        self.switch = self.tag + "-br"
+        self._ip("netns", "add", self.switch)
+        self._ip("-n", self.switch, "link", "add", "br0", "type", "bridge")
+        self._ip("-n", self.switch, "link", "set", "br0", "up")
+
+    def _ip(self, *args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True)
+
+    def add_host(self, name: str) -> str:
+        """A host named ``name`` (resolvable by every host) with the next address."""
+        address = f"{SUBNET}.{len(self.hosts) + 2}"
+        self.hosts[name] = address
+        ns, veth = f"{self.tag}-{name}", f"v{len(self.hosts)}"
+        self._ip("netns", "add", ns)
+        self._ip("-n", ns, "link", "set", "lo", "up")
+        self._ip(
+            "-n", self.switch, "link", "add", veth, "type", "veth", "peer", "eth0", "netns", ns
+        )
+        self._ip("-n", self.switch, "link", "set", veth, "master", "br0", "up")
+        self._ip("-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
+        self._ip("-n", ns, "link", "set", "eth0", "up")
+        # A default route lets Ray find the node's address the way it does on a real host.
+        self._ip("-n", ns, "route", "add", "default", "dev", "eth0")
+        (self.root / name).mkdir()
+        self._write_etc()
+        return address
+
+    def _write_etc(self) -> None:
+        """``ip netns exec`` puts /etc/netns/NS/* over /etc: hosts names every host, and no
+        name server (there is none to reach: lookups must fail at once, not time out)."""
+        names = "".join(f"{address} {name}\n" for name, address in self.hosts.items())
+        for name in self.hosts:
+            etc = Path("/etc/netns") / f"{self.tag}-{name}"
+            etc.mkdir(parents=True, exist_ok=True)
+            (etc / "hosts").write_text(Path("/etc/hosts").read_text() + names)
+            (etc / "resolv.conf").write_text("options timeout:1 attempts:1\n")
+
+    def env(self, host: str) -> dict[str, str]:
+        bin_dir = str(Path(sys.executable).parent)
+        return {
+            **os.environ,
+            "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")]),
+            "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN_PATH": str(self.token),
+            "RAY_USAGE_STATS_ENABLED": "0",
+        }
+
+    def start(self, host: str, argv: list[str], setup: str = "", **env: str) -> subprocess.Popen:
+        """Run ``argv`` on ``host`` in a PID namespace of its own: when it ends or is killed,
+        every process it started (raylet, workers, ...) dies with it."""
+        private_tmp = f"mount --bind {shlex.quote(str(self.root / host))} /tmp"
+        script = f"{private_tmp}\n{setup}\nexec {shlex.join(argv)}"
+        log = (self.root / f"{host}.log").open("ab")
+        process = subprocess.Popen(
+            ["ip", "netns", "exec", f"{self.tag}-{host}",
+             "unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "sh", "-c", script],
+            stdout=log, stderr=subprocess.STDOUT, env={**self.env(host), **env},
+        )  # fmt: skip
+        self.processes.append(process)
+        return process
+
+    def run(self, host: str, argv: list[str], timeout: float, **env: str):
+        process = self.start(host, argv, **env)
+        try:
+            process.wait(timeout=timeout)
+        finally:
+            process.kill()
+        return process.returncode, (self.root / f"{host}.log").read_text()
+
+    def close(self) -> None:
+        for process in self.processes:
+            process.kill()
+            process.wait()
+        for name in self.hosts:
+            subprocess.run(["ip", "netns", "del", f"{self.tag}-{name}"], check=False)
+            shutil.rmtree(Path("/etc/netns") / f"{self.tag}-{name}", ignore_errors=True)
+        subprocess.run(["ip", "netns", "del", self.switch], check=False)
+
+
+def sweep_command(network: Network, results: Path, **environment: str) -> list[str]:
+    """Compose's ``sweep`` service, on the folder every node sees in place of /results."""
+    argv = compose_commands(**environment)["sweep"]
+    return [part.replace("/results", str(results)) for part in argv]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    reason = netns_permitted()
+    if reason:
+        pytest.skip(reason)
+    root = Path(tempfile.mkdtemp(prefix="rmn-", dir="/var/tmp"))  # outside every node's /tmp
+    network = Network(root)
+    try:
+        commands = compose_commands()
+        for host in ("head", "worker1", "worker2", "sweep"):
+            network.add_host(host)
+        results = root / "results"
+        results.mkdir()
+        network.start("head", commands["head"])
+        wait_healthy(network, "head", "head")
+        for worker in ("worker1", "worker2"):
+            network.start(worker, commands["worker"])
+        for worker in ("worker1", "worker2"):
+            wait_healthy(network, worker, "worker")
+        yield network, results
+    finally:
+        network.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def wait_healthy(network: Network, host: str, service: str, timeout: float = 120) -> None:
+    """Run the service's compose healthcheck on ``host`` until it passes."""
+    test = yaml.safe_load(COMPOSE.read_text())["services"][service]["healthcheck"]["test"]
+    assert test[0] == "CMD", test
+    argv = ["ip", "netns", "exec", f"{network.tag}-{host}", *test[1:]]
+    deadline = time.monotonic() + timeout
+    while subprocess.run(argv, capture_output=True, env=network.env(host)).returncode:
+        if time.monotonic() > deadline:
+            log = (network.root / f"{host}.log").read_text()[-2000:]
+            raise AssertionError(f"{service} on {host} not healthy in {timeout}s:\n{log}")
+        time.sleep(1)
+
+
+def trial_nodes(folder: Path) -> dict[str, str]:
+    """Each trial's node address, as its results say."""
+    nodes = {}
+    for path in folder.glob("trial_*/result.json"):
+        lines = [json.loads(line) for line in path.read_text().splitlines() if line]
+        nodes[path.parent.name] = lines[-1]["node_ip"]
+    return nodes
+
+
+def test_compose_sweep_spreads_over_the_workers(cluster):
+    network, results = cluster
+    argv = sweep_command(network, results, SWEEP_NAME="compose")
+    started = time.monotonic()
+    code, log = network.run("sweep", argv, timeout=300)
+    assert code == 0, log[-3000:]
+    folder = results / "compose"
+    trials = pq.read_table(folder / "trials.parquet").to_pylist()
+    assert len(trials) == 4
+    assert {row["status"] for row in trials} <= {"COMPLETE", "PRUNED"}
+    nodes = trial_nodes(folder)
+    workers = {network.hosts["worker1"], network.hosts["worker2"]}
+    assert set(nodes.values()) == workers, nodes
+    assert (folder / "best.json").is_file()
+    print(f"compose sweep: {len(trials)} trials on {sorted(nodes.values())} in "
+          f"{time.monotonic() - started:.1f}s")  # fmt: skip
