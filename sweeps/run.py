@@ -6,12 +6,16 @@ anything in an existing sweep folder is touched.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import gc
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import optuna
 import ray
@@ -35,6 +39,7 @@ SAVED_CONFIG = "sweep.json"
 SAVED_SPACE = "space.yaml"  # a YAML search space as the sweep started with it
 RESUMABLE = frozenset({"name", "storage", "address", "resume", "dashboard"})
 USER_ERRORS = (ConfigError, SpaceError, DataError, TrialConfigError)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -164,11 +169,28 @@ def run(plan: Plan) -> results.SweepResults:
         else:
             sweep = tuner.restore(cfg, folder)
         grid = sweep.fit()
+        # Ray's shutdown is mostly waiting (about 1.3 s) for its processes to exit; the results
+        # need no Ray, so they are written meanwhile.
+        written = in_background(write_results, grid, cfg, folder)
+    return written.result()
+
+
+def write_results(
+    grid: tune.ResultGrid, cfg: SweepConfig, folder: SweepFolder
+) -> results.SweepResults:
     folder.publish()
     outcome = results.write(grid, cfg, folder)
     if outcome.epochs.num_rows:
         report.write(folder)
     return outcome
+
+
+def in_background(fn: Callable[..., T], *args: Any) -> Future[T]:
+    """``fn(*args)`` on a thread of its own; the future returns its result or raises its error."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=fn.__name__)
+    future = pool.submit(fn, *args)
+    pool.shutdown(wait=False)  # the thread ends when fn returns
+    return future
 
 
 def summary(outcome: results.SweepResults, folder: SweepFolder) -> str:
@@ -206,6 +228,9 @@ def _fmt(value: object) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Once the process exits, everything is written: the interpreter need not collect the
+    # cycles of torch's, Ray's and Optuna's objects on its way out (about 1.2 s).
+    atexit.register(gc.freeze)
     try:
         plan = prepare(config.parse(argv))
         print(f"Sweep {plan.folder.name} in {plan.folder.uri}\n{watch(plan.folder)}", flush=True)
