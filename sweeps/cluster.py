@@ -53,14 +53,18 @@ def _shortfall(cfg: SweepConfig, available: dict[str, float]) -> str | None:
 
 def check_shared_storage(folder: SweepFolder, wait_s: float = PROBE_WAIT_S) -> None:
     """On a cluster of several nodes, a local ``--storage`` path must be the same folder on
-    every node (NFS): each node reads back a probe file the driver wrote there.
+    every node that can run a trial (NFS): each reads back a probe file the driver wrote there.
 
-    URIs (s3://, gs://, ...) are shared by nature. A node that leaves the cluster while it
-    is probed is not held against the storage.
+    URIs (s3://, gs://, ...) are shared by nature. Nodes with no CPU or GPU (a 0-CPU head, the
+    node of an earlier driver container, which may still be listed alive for a while after it
+    stopped) run no trial and are not asked; nor is one that leaves while it is probed.
     """
     here = ray.get_runtime_context().get_node_id()
-    others = {n["NodeID"]: n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"]}
-    others.pop(here, None)
+    others = {
+        n["NodeID"]: n["NodeManagerAddress"]
+        for n in ray.nodes()
+        if n["Alive"] and n["NodeID"] != here and _runs_trials(n["Resources"])
+    }
     if not folder.is_local or not others:
         return
     token = secrets.token_hex(16)
@@ -81,6 +85,10 @@ def check_shared_storage(folder: SweepFolder, wait_s: float = PROBE_WAIT_S) -> N
             f"--storage {folder.storage} is not shared with every node: node {blind[0]} cannot "
             "read it; use a folder all nodes mount (NFS) or a URI such as s3://bucket/runs"
         )
+
+
+def _runs_trials(resources: dict[str, float]) -> bool:
+    return resources.get("CPU", 0) > 0 or resources.get("GPU", 0) > 0
 
 
 def _sees(node: str, ref: ray.ObjectRef, token: str, wait_s: float) -> bool:

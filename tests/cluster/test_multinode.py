@@ -143,13 +143,18 @@ class Network:
         self.processes.append(process)
         return process
 
-    def run(self, host: str, argv: list[str], timeout: float, **env: str):
+    def run(self, host: str, argv: list[str], timeout: float, **env: str) -> tuple[int, str]:
+        """Run ``argv`` on ``host`` to its end: its exit code and what it printed."""
+        log = self.root / f"{host}.log"
+        offset = log.stat().st_size if log.exists() else 0
         process = self.start(host, argv, **env)
         try:
             process.wait(timeout=timeout)
         finally:
             process.kill()
-        return process.returncode, (self.root / f"{host}.log").read_text()
+        with log.open("rb") as out:
+            out.seek(offset)
+            return process.returncode, out.read().decode(errors="replace")
 
     def close(self) -> None:
         for process in self.processes:
@@ -230,3 +235,77 @@ def test_compose_sweep_spreads_over_the_workers(cluster):
     assert (folder / "best.json").is_file()
     print(f"compose sweep: {len(trials)} trials on {sorted(nodes.values())} in "
           f"{time.monotonic() - started:.1f}s")  # fmt: skip
+
+
+def test_ray_job_submit_runs_the_sweep_on_the_cluster(cluster):
+    """``ray job submit --working-dir <repo>``: the job's driver runs on the head with the
+    uploaded code, its trials on the workers."""
+    network, results = cluster
+    submit = [
+        "ray", "job", "submit", "--address", "http://head:8265", "--working-dir", str(REPO),
+        "--", "python", "-m", "sweeps.run", "--storage", str(results), "--name", "job",
+        *SWEEP_ARGS.split(),
+    ]  # fmt: skip
+    started = time.monotonic()
+    code, log = network.run("sweep", submit, timeout=300)
+    assert code == 0, log[-3000:]
+    assert "Sweep finished: 4 trials" in log
+    nodes = trial_nodes(results / "job")
+    assert len(nodes) == 4
+    assert set(nodes.values()) <= {network.hosts["worker1"], network.hosts["worker2"]}
+    print(f"ray job submit: trials on {sorted(nodes.values())} in "
+          f"{time.monotonic() - started:.1f}s")  # fmt: skip
+
+
+JOBS = """
+import sys, urllib.error, urllib.request
+request = urllib.request.Request("http://head:8265/api/jobs/", headers=eval(sys.argv[1]))
+try:
+    print(urllib.request.urlopen(request, timeout=30).status)
+except urllib.error.HTTPError as err:
+    print(err.code)
+"""
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, "401"), ({"Authorization": "Bearer wrong"}, "403"), ("token", "200")],
+)
+def test_dashboard_and_job_api_want_the_token(cluster, headers, status):
+    network, _ = cluster
+    if headers == "token":
+        headers = {"Authorization": f"Bearer {network.token.read_text()}"}
+    code, log = network.run("sweep", [sys.executable, "-c", JOBS, repr(headers)], timeout=60)
+    assert code == 0, log[-1500:]
+    assert log.split() == [status]
+
+
+@pytest.mark.parametrize(
+    ("environment", "refused"),
+    [({"RAY_AUTH_TOKEN_PATH": "/dev/null", "RAY_AUTH_TOKEN": "0" * 64}, True),
+     ({"RAY_AUTH_MODE": "disabled"}, True), ({}, False)],
+)  # fmt: skip
+def test_cluster_clients_want_the_token(cluster, environment, refused):
+    network, _ = cluster
+    status = ["ray", "status", "--address", "head:6379"]
+    code, log = network.run("sweep", status, timeout=120, **environment)
+    assert (code != 0) == refused, log[-2000:]
+    assert ("AuthenticationError: RPC error: InvalidAuthToken" in log) == refused, log[-2000:]
+
+
+def test_storage_a_worker_cannot_see_is_refused(cluster):
+    """A worker with its own empty folder over the results path (no NFS mount there)."""
+    network, results = cluster
+    network.add_host("blind")
+    node = network.start(
+        "blind", compose_commands()["worker"], setup=f"mount -t tmpfs tmpfs {results}"
+    )
+    try:
+        wait_healthy(network, "blind", "worker")
+        code, log = network.run("sweep", sweep_command(network, results, SWEEP_NAME="blind"), 300)
+    finally:
+        node.kill()
+    assert code == 2, log[-3000:]
+    error = log.strip().splitlines()[-1]
+    assert error.startswith("error: --storage") and network.hosts["blind"] in error, log[-2000:]
+    assert not (results / "blind").exists()
