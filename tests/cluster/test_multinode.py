@@ -309,3 +309,31 @@ def test_storage_a_worker_cannot_see_is_refused(cluster):
     error = log.strip().splitlines()[-1]
     assert error.startswith("error: --storage") and network.hosts["blind"] in error, log[-2000:]
     assert not (results / "blind").exists()
+
+
+def test_sweep_waits_for_a_node_that_is_still_joining(cluster):
+    """The driver can be up before the workers it needs (a KubeRay submitter, compose without
+    healthchecks): a shortfall of CPUs is waited out while nodes join."""
+    network, results = cluster
+    network.add_host("late")
+    args = "--space small --num-trials 2 --max-epochs 2 --hidden 16 --cpus-per-trial 3"
+    argv = sweep_command(network, results, SWEEP_NAME="late", SWEEP_ARGS=args)
+    log = network.root / "sweep.log"
+    offset = log.stat().st_size if log.exists() else 0
+    sweep = network.start("sweep", argv)
+    wait_for_text(log, offset, "waiting up to 60s for nodes to join", timeout=120)
+    node = network.start("late", compose_commands(WORKER_CPUS="3")["worker"])
+    try:
+        assert sweep.wait(timeout=300) == 0, log.read_text()[-3000:]
+    finally:
+        node.kill()
+    nodes = trial_nodes(results / "late")
+    assert set(nodes.values()) == {network.hosts["late"]}
+
+
+def wait_for_text(log: Path, offset: int, text: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text()[offset:]:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {text!r} in {timeout}s:\n{log.read_text()[-2000:]}")
+        time.sleep(0.5)
