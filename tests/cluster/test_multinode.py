@@ -5,9 +5,10 @@ Each node is a host of its own: a Linux network namespace with its own address o
 stopped), and ``/etc/hosts`` naming the head ``head``, as compose's network does. Token
 authentication is on, with the token in a 0600 file, as compose's secret.
 
-Each node has its own /tmp too, as a container has: Ray puts a node's sockets in the head's
-session folder under /tmp, and two nodes sharing one /tmp collide there. The ``results`` volume
-is a folder every node sees (outside /tmp), in place of ``/results``.
+What differs from compose, and why: a container has its own /tmp, so each ``ray start`` gets
+``--temp-dir`` in a folder of its node (Ray otherwise puts every node's sockets in the head's
+session folder, where two nodes on one filesystem collide); the ``results`` volume is a folder
+every node sees, in place of ``/results``.
 """
 
 from __future__ import annotations
@@ -126,14 +127,14 @@ class Network:
             "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")]),
             "RAY_AUTH_MODE": "token",
             "RAY_AUTH_TOKEN_PATH": str(self.token),
+            "RAY_TMPDIR": str(self.root / host),  # where `--address auto` looks
             "RAY_USAGE_STATS_ENABLED": "0",
         }
 
     def start(self, host: str, argv: list[str], setup: str = "", **env: str) -> subprocess.Popen:
         """Run ``argv`` on ``host`` in a PID namespace of its own: when it ends or is killed,
         every process it started (raylet, workers, ...) dies with it."""
-        private_tmp = f"mount --bind {shlex.quote(str(self.root / host))} /tmp"
-        script = f"{private_tmp}\n{setup}\nexec {shlex.join(argv)}"
+        script = f"{setup}\nexec {shlex.join(node_command(argv, self.root / host))}"
         log = (self.root / f"{host}.log").open("ab")
         process = subprocess.Popen(
             ["ip", "netns", "exec", f"{self.tag}-{host}",
@@ -166,6 +167,17 @@ class Network:
         subprocess.run(["ip", "netns", "del", self.switch], check=False)
 
 
+def node_command(argv: list[str], temp_dir: Path) -> list[str]:
+    """``argv`` with ``--temp-dir`` after each ``ray start``, in words or in a shell script."""
+    flag = ["--temp-dir", f"{temp_dir}/ray"]
+    out: list[str] = []
+    for index, word in enumerate(argv):
+        out.append(word.replace("ray start", f"ray start {shlex.join(flag)}"))
+        if word == "start" and index and argv[index - 1] == "ray":
+            out += flag
+    return out
+
+
 def sweep_command(network: Network, results: Path, **environment: str) -> list[str]:
     """Compose's ``sweep`` service, on the folder every node sees in place of /results."""
     argv = compose_commands(**environment)["sweep"]
@@ -177,7 +189,7 @@ def cluster():
     reason = netns_permitted()
     if reason:
         pytest.skip(reason)
-    root = Path(tempfile.mkdtemp(prefix="rmn-", dir="/var/tmp"))  # outside every node's /tmp
+    root = Path(tempfile.mkdtemp(prefix="rmn-", dir="/tmp"))  # short socket paths
     network = Network(root)
     try:
         commands = compose_commands()

@@ -31,8 +31,12 @@ WINDOW = range(3, EPOCHS - 15)  # epochs at which a trial is killed: well before
 
 
 @pytest.fixture
-def cluster():
+def cluster(monkeypatch):
     temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short socket paths
+    # Cluster writes its address to <RAY_TMPDIR>/ray/ray_current_cluster: keep it in this
+    # test's folder, not in a /tmp/ray that a fresh machine does not have.
+    monkeypatch.setenv("RAY_TMPDIR", temp_dir)
+    Path(temp_dir, "ray").mkdir()
     cluster = Cluster(
         initialize_head=True, connect=False,
         head_node_args={"num_cpus": 0, "temp_dir": temp_dir, "include_dashboard": False},
