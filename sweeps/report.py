@@ -89,7 +89,7 @@ def read(folder: SweepFolder) -> Sweep:
 def _study(folder: SweepFolder) -> optuna.Study | None:
     if not folder.has(JOURNAL):
         return None
-    return optuna.load_study(study_name=STUDY, storage=journal_storage(folder.journal()))
+    return optuna.load_study(study_name=STUDY, storage=journal_storage(folder))
 
 
 def _finite(value: float | None) -> bool:

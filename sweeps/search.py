@@ -24,7 +24,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 import search_spaces
 from sweeps.stopping import COMPLETE, ENDED_AT, ERROR, outcome
-from sweeps.storage import journal_storage
+from sweeps.storage import SweepFolder, journal_storage
 from trainable import TrialConfig, TrialConfigError
 
 STATES = {COMPLETE: TrialState.COMPLETE, ERROR: TrialState.FAIL}
@@ -73,7 +73,7 @@ class SweepSearch(OptunaSearch):
         space: str,
         *,
         seed: int,
-        journal: str,
+        folder: SweepFolder,
         study_name: str,
         max_epochs: int,
         patience: int,
@@ -85,7 +85,7 @@ class SweepSearch(OptunaSearch):
             mode="min",
             sampler=optuna.samplers.TPESampler(seed=seed),
             study_name=study_name,
-            storage=journal_storage(journal),
+            storage=journal_storage(folder),
         )
 
     def restore(self, checkpoint_path: str) -> None:

@@ -15,7 +15,7 @@ import optuna
 from optuna.trial import TrialState
 from ray import tune
 
-from sweeps.storage import journal_storage
+from sweeps.storage import SweepFolder, journal_storage
 
 COMPLETE, PRUNED, ERROR, INCOMPLETE = "COMPLETE", "PRUNED", "ERROR", "INCOMPLETE"
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -60,13 +60,13 @@ class SweepStopper(tune.Stopper):
     record and Optuna's the same; left to run, ASHA could decide otherwise the second time.
     """
 
-    def __init__(self, patience: int, journal: str, study_name: str) -> None:
-        self.patience, self.journal, self.study_name = patience, journal, study_name
+    def __init__(self, patience: int, folder: SweepFolder, study_name: str) -> None:
+        self.patience, self.folder, self.study_name = patience, folder, study_name
         self._ended: dict[int, int] | None = None  # read once, when this driver starts
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
         if self._ended is None:
-            self._ended = ended_epochs(self.journal, self.study_name)
+            self._ended = ended_epochs(self.folder, self.study_name)
         index = result.get("config", {}).get("trial_index")
         return stalled(result, self.patience) or result["epoch"] >= self._ended.get(index, math.inf)
 
@@ -77,9 +77,9 @@ class SweepStopper(tune.Stopper):
         return {**self.__dict__, "_ended": None}  # a restored stopper reads the journal again
 
 
-def ended_epochs(journal: str, study_name: str) -> dict[int, int]:
+def ended_epochs(folder: SweepFolder, study_name: str) -> dict[int, int]:
     """Trial number -> the epoch it ended at, for the trials the journal has finished."""
-    storage = journal_storage(journal)
+    storage = journal_storage(folder)
     try:
         trials = optuna.load_study(study_name=study_name, storage=storage).get_trials(
             deepcopy=False, states=FINISHED

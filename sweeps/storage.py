@@ -24,12 +24,6 @@ TENSORBOARD = "tensorboard"
 JOURNAL_LOCK_GRACE_S = 5
 
 
-def journal_storage(path: str) -> JournalStorage:
-    """Optuna's storage over the journal file at ``path``."""
-    lock = JournalFileSymlinkLock(path, grace_period=JOURNAL_LOCK_GRACE_S)
-    return JournalStorage(JournalFileBackend(path, lock_obj=lock))
-
-
 @dataclass(frozen=True)
 class SweepFolder:
     storage: str  # absolute local path or URI: Ray's ``storage_path``
@@ -155,11 +149,16 @@ class SweepFolder:
             )  # fmt: skip
         return str(local)
 
+    def publish_journal(self) -> None:
+        """Copy the locally kept journal into an object-store folder."""
+        if not self.is_local:
+            self.write_bytes(JOURNAL, Path(self.journal()).read_bytes())
+
     def publish(self) -> None:
         """Copy the locally kept journal and TensorBoard files into an object-store folder."""
         if self.is_local:
             return
-        self.write_bytes(JOURNAL, Path(self.journal()).read_bytes())
+        self.publish_journal()
         local = self.cache / TENSORBOARD
         if local.is_dir():
             pafs.copy_files(
@@ -183,3 +182,27 @@ class SweepFolder:
 
     def read_text(self, filename: str) -> str:
         return self.read_bytes(filename).decode()
+
+
+def journal_storage(folder: SweepFolder) -> JournalStorage:
+    """Optuna's storage over the sweep's journal file."""
+    return JournalStorage(SweepJournal(folder))
+
+
+class SweepJournal(JournalFileBackend):
+    """The journal file of a sweep folder, on the machine that opens it.
+
+    It pickles as its folder, not as a file path: Ray's snapshot of the searcher (and of the
+    stopper), restored on another machine or under another HOME, then opens that machine's
+    copy (fetched from the object store when it has none) instead of a cache path that
+    existed only where the snapshot was taken.
+    """
+
+    def __init__(self, folder: SweepFolder) -> None:
+        self.folder = folder
+        path = folder.journal()
+        lock = JournalFileSymlinkLock(path, grace_period=JOURNAL_LOCK_GRACE_S)
+        super().__init__(path, lock_obj=lock)
+
+    def __reduce__(self) -> tuple[type, tuple[SweepFolder]]:
+        return SweepJournal, (self.folder,)

@@ -79,6 +79,23 @@ def trial_name(trial: Trial) -> str:
     return f"trial_{trial.config.get('trial_index', 0):03d}_{trial.trial_id}"
 
 
+class JournalPublisher(tune.Callback):
+    """Copies the Optuna journal to an object store each time a trial ends.
+
+    There the journal lives in the driver's local cache (Optuna's file lock needs a local
+    file). Published as trials end, a driver lost with its machine (a KubeRay head pod, a spot
+    instance) leaves the study in the bucket, and ``--resume`` on another machine continues it.
+    """
+
+    def __init__(self, folder: SweepFolder) -> None:
+        self.folder = folder
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info):
+        self.folder.publish_journal()
+
+    on_trial_error = on_trial_complete
+
+
 def _trainable(cfg: SweepConfig) -> Any:
     return tune.with_resources(
         SweepTrainable, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial}
@@ -90,7 +107,7 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, num_trials: i
     a larger ``--num-trials`` adds; the searcher continues the study in the sweep's journal.
     """
     searcher = SweepSearch(
-        cfg.space, seed=cfg.seed, journal=folder.journal(), study_name=STUDY,
+        cfg.space, seed=cfg.seed, folder=folder, study_name=STUDY,
         max_epochs=cfg.max_epochs, patience=cfg.patience,
     )  # fmt: skip
     scheduler = ASHAScheduler(
@@ -113,7 +130,7 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, num_trials: i
         run_config=tune.RunConfig(
             name=cfg.name,
             storage_path=folder.storage,
-            stop=SweepStopper(cfg.patience, folder.journal(), STUDY),
+            stop=SweepStopper(cfg.patience, folder, STUDY),
             failure_config=tune.FailureConfig(max_failures=cfg.max_failures),
             checkpoint_config=tune.CheckpointConfig(
                 num_to_keep=cfg.keep_checkpoints,
@@ -124,6 +141,7 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, num_trials: i
             ),
             callbacks=[
                 TensorBoardLogger(folder.tensorboard_dir(), space.distributions),
+                *([] if folder.is_local else [JournalPublisher(folder)]),
                 *([HangWatchdog(cfg.trial_timeout, folder)] if cfg.trial_timeout else []),
             ],
             progress_reporter=progress_table(space.always),

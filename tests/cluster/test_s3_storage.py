@@ -64,7 +64,8 @@ def bucket(endpoint: str) -> pafs.S3FileSystem:
     return s3
 
 
-def run_sweep(args: list[str], home: Path, log: Path) -> int:
+@contextlib.contextmanager
+def sweep_process(args: list[str], home: Path, log: Path) -> Iterator[subprocess.Popen]:
     """``python -m sweeps.run`` with its own HOME and Ray temp dir, in its own session, so
     killing its process group at the end takes its local Ray with it."""
     ray_tmp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # Ray's socket paths must stay short
@@ -76,12 +77,17 @@ def run_sweep(args: list[str], home: Path, log: Path) -> int:
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env,
         )  # fmt: skip
     try:
-        return process.wait(timeout=300)
+        yield process
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def run_sweep(args: list[str], home: Path, log: Path) -> int:
+    with sweep_process(args, home, log) as process:
+        return process.wait(timeout=300)
 
 
 def listing(s3: pafs.S3FileSystem, folder: str) -> list[str]:
@@ -176,3 +182,41 @@ def test_sweep_on_s3_and_resume_from_the_bucket(bucket, endpoint, tmp_path):
     assert code == 0, log.read_text()[-4000:]
     check_bucket(bucket, endpoint, tmp_path, num_trials=6)
     print(f"sweep on s3: {first_s:.1f} s, resumed with 2 more trials: {resume_s:.1f} s")
+
+
+def test_a_driver_lost_with_its_machine_resumes_from_the_bucket(bucket, endpoint, tmp_path):
+    """The driver is SIGKILLed with its local cache gone for good (a KubeRay head pod, a spot
+    instance): the journal published as trials ended lets ``--resume`` elsewhere finish the
+    same study, every trial numbered once."""
+    name = "lost"
+    storage = f"s3://{BUCKET}/runs?endpoint_override={endpoint}&scheme=http&region={REGION}"
+    folder = f"{BUCKET}/runs/{name}"
+    args = ["--name", name, "--storage", storage, "--num-trials", "6", "--max-epochs", "6",
+            "--grace-period", "6", "--batch-size", "2", "--hidden", "64,64",
+            "--checkpoint-every", "1", "--space", "small"]  # fmt: skip
+    log = tmp_path / "sweep.log"
+    with sweep_process(args, tmp_path / "home", log) as process:
+        deadline = time.monotonic() + 240
+        while not killable(bucket, folder, tmp_path):
+            assert process.poll() is None, log.read_text()[-4000:]
+            assert time.monotonic() < deadline, "no trial ended in the bucket's journal"
+            time.sleep(0.5)
+        assert process.poll() is None, "the sweep ended before it could be killed"
+        os.killpg(process.pid, signal.SIGKILL)
+    ended = [t.number for t in study(bucket, folder, tmp_path).trials if t.state.is_finished()]
+    code = run_sweep(["--name", name, "--storage", storage, "--resume"], tmp_path / "new", log)
+    assert code == 0, log.read_text()[-4000:]
+    trials = pq.read_table(f"{folder}/trials.parquet", filesystem=bucket).to_pylist()
+    assert sorted(row["trial_index"] for row in trials) == list(range(6))
+    journal = study(bucket, folder, tmp_path).trials
+    assert [trial.number for trial in journal] == list(range(6))
+    assert all(trial.state.is_finished() for trial in journal)
+    print(f"driver killed with trials {ended} ended in the bucket's journal; resumed to 6")
+
+
+def killable(s3: pafs.S3FileSystem, folder: str, scratch: Path) -> bool:
+    """A trial has ended in the bucket's journal, and Ray has saved its state there."""
+    files = listing(s3, folder) if s3.get_file_info(folder).type else []
+    if "optuna.journal" not in files or not any(f.startswith("experiment_state") for f in files):
+        return False
+    return any(t.state.is_finished() for t in study(s3, folder, scratch).trials)

@@ -10,12 +10,14 @@ import pytest
 from optuna.trial import TrialState
 
 from sweeps.search import SweepSearch, check_space
+from sweeps.storage import JOURNAL, SweepFolder
 from trainable import TrialConfigError
 
 
 def searcher(tmp_path, seed=0, name="j"):
+    (tmp_path / name).mkdir(exist_ok=True)
     return SweepSearch(
-        "default", seed=seed, journal=str(tmp_path / f"{name}.journal"), study_name="sweep",
+        "default", seed=seed, folder=SweepFolder.of(str(tmp_path), name), study_name="sweep",
         max_epochs=5, patience=2,
     )  # fmt: skip
 
@@ -109,7 +111,7 @@ def test_the_journal_holds_the_study(tmp_path):
     search.suggest("a")
     report(search, "a", [1.0, 0.5, 0.4, 0.3, 0.2])
     storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(tmp_path / "j.journal"))
+        optuna.storages.journal.JournalFileBackend(str(tmp_path / "j" / JOURNAL))
     )
     study = optuna.load_study(study_name="sweep", storage=storage)
     assert [t.state for t in study.trials] == [TrialState.COMPLETE]

@@ -8,6 +8,7 @@ import pytest
 
 from sweeps.search import SweepSearch
 from sweeps.stopping import COMPLETE, ERROR, INCOMPLETE, PRUNED, Outcome, SweepStopper, outcome
+from sweeps.storage import SweepFolder
 
 
 def result(epoch, best_epoch, diverged=False):
@@ -35,7 +36,8 @@ def test_outcome(last, error, expected):
 
 
 def stopper(tmp_path):
-    return SweepStopper(patience=3, journal=str(tmp_path / "j.journal"), study_name="sweep")
+    (tmp_path / "j").mkdir()
+    return SweepStopper(patience=3, folder=SweepFolder.of(str(tmp_path), "j"), study_name="sweep")
 
 
 def test_the_stopper_stops_one_trial_after_patience_epochs_without_improvement(tmp_path):
@@ -48,7 +50,7 @@ def test_the_stopper_stops_one_trial_after_patience_epochs_without_improvement(t
 def test_a_trial_the_journal_ended_stops_at_the_same_epoch_when_ray_restarts_it(tmp_path):
     stop = stopper(tmp_path)
     search = SweepSearch(
-        "default", seed=0, journal=stop.journal, study_name="sweep", max_epochs=10, patience=3
+        "default", seed=0, folder=stop.folder, study_name="sweep", max_epochs=10, patience=3
     )
     search.suggest("a")
     search.on_trial_complete("a", {**result(4, 4), "best_val_loss": 1.0, "training_iteration": 4})
