@@ -28,6 +28,7 @@ from sweeps.storage import SweepFolder, journal_storage
 from trainable import TrialConfig, TrialConfigError
 
 STATES = {COMPLETE: TrialState.COMPLETE, ERROR: TrialState.FAIL}
+TRIAL_INDEX = "trial_index"  # the Optuna trial number, in every trial config
 
 
 class SweepSpace:
@@ -48,7 +49,7 @@ class SweepSpace:
 
     def __call__(self, trial: optuna.Trial) -> dict[str, int]:
         self.space(trial)
-        return {"trial_index": trial.number}
+        return {TRIAL_INDEX: trial.number}
 
     def __getstate__(self) -> dict[str, str | None]:
         return {"source": self.source, "text": self.text}
@@ -123,10 +124,24 @@ class SweepSearch(OptunaSearch):
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         # Optuna rejects NaN intermediate values; a diverged epoch says nothing to the sampler.
-        if not math.isfinite(result.get(self.metric, math.nan)) or self._reported(trial_id, result):
+        finite = math.isfinite(result.get(self.metric, math.nan))
+        if not finite or not self._holds(trial_id, result) or self._reported(trial_id, result):
             return
         with contextlib.suppress(UpdateFinishedTrialError):  # see on_trial_complete
             super().on_trial_result(trial_id, result)
+
+    def _holds(self, trial_id: str, result: dict[str, Any] | None) -> bool:
+        """Whether this searcher has the trial's Optuna trial, adopting it from the journal by
+        its number where Ray restored the trial from a snapshot newer than the searcher's (Ray
+        saves the two apart; a driver killed between them leaves the searcher behind)."""
+        if trial_id in self._ot_trials:
+            return True
+        number = (result or {}).get(f"config/{TRIAL_INDEX}")
+        for frozen in self._ot_study.get_trials(deepcopy=False):
+            if frozen.number == number:
+                self._ot_trials[trial_id] = optuna.Trial(self._ot_study, frozen._trial_id)
+                return True
+        return False
 
     def _reported(self, trial_id: str, result: dict[str, Any]) -> bool:
         """Whether the journal has this epoch already: re-trained after a restore, or the
@@ -137,7 +152,7 @@ class SweepSearch(OptunaSearch):
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
     ) -> None:
-        if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+        if trial_id in self._completed_trials or not self._holds(trial_id, result):
             return
         if result and not error:
             # Ray does not pass a trial's last result to on_trial_result when it stops it.

@@ -22,7 +22,7 @@ def searcher(tmp_path, seed=0, name="j"):
     )  # fmt: skip
 
 
-def report(search, trial_id, losses, *, best_epoch=None, diverged=False, error=False):
+def report(search, trial_id, losses, *, best_epoch=None, diverged=False, error=False, index=None):
     """Feed per-epoch results as Ray would, then end the trial with its last result."""
     last = None
     for epoch, loss in enumerate(losses, start=1):
@@ -31,6 +31,7 @@ def report(search, trial_id, losses, *, best_epoch=None, diverged=False, error=F
             "val_loss": loss, "training_iteration": epoch, "epoch": epoch,
             "best_val_loss": min(finite, default=math.inf),
             "best_epoch": best_epoch or epoch, "diverged": diverged and epoch == len(losses),
+            "config/trial_index": index,
         }  # fmt: skip
         if epoch < len(losses):  # Ray withholds the last result from on_trial_result
             search.on_trial_result(trial_id, last)
@@ -104,6 +105,21 @@ def test_trials_asked_after_the_snapshot_are_reused_and_new_ones_differ(tmp_path
     fresh = restored.suggest("d")
     assert fresh["trial_index"] == 2 and fresh["lr"] != lost["lr"]
     assert len(restored._ot_study.trials) == 3
+
+
+def test_a_trial_ray_restored_but_the_searcher_never_saw_is_adopted_from_the_journal(tmp_path):
+    """Ray's trial list was saved after trial 1 was asked, the searcher's state before it: the
+    restored trial's results reach a searcher without it, which takes it from the journal."""
+    search = searcher(tmp_path)
+    search.suggest("a")
+    search.save(tmp_path / "snapshot.pkl")
+    search.suggest("b")
+    restored = searcher(tmp_path)
+    restored.restore(tmp_path / "snapshot.pkl")
+    report(restored, "b", [1.0, 0.9, 0.95], index=1)
+    trial = restored._ot_study.trials[1]
+    assert trial.state == TrialState.PRUNED
+    assert trial.intermediate_values == {1: 1.0, 2: 0.9, 3: 0.95}
 
 
 def test_the_journal_holds_the_study(tmp_path):
