@@ -159,9 +159,9 @@ def listen_on_loopback() -> None:
 def run(plan: Plan) -> results.SweepResults:
     cfg, folder = plan.cfg, plan.folder
     with ray_session(cfg):
+        cluster.check_resources(cfg)  # first: nodes it waits for are probed too
         cluster.check_shared_storage(folder)
         if plan.new_trials:
-            cluster.check_resources(cfg)
             folder.write_bytes(SAVED_CONFIG, cfg.model_dump_json(indent=2).encode())
             if plan.space.text is not None:
                 folder.write_bytes(SAVED_SPACE, plan.space.text.encode())

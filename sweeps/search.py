@@ -80,6 +80,7 @@ class SweepSearch(OptunaSearch):
         patience: int,
     ) -> None:
         self.seed, self.max_epochs, self.patience = seed, max_epochs, patience
+        self.folder = folder
         super().__init__(
             space=SweepSpace(space),
             metric="val_loss",
@@ -88,6 +89,12 @@ class SweepSearch(OptunaSearch):
             study_name=study_name,
             storage=journal_storage(folder),
         )
+
+    def save_to_dir(self, checkpoint_dir: str, session_str: str = "default") -> None:
+        """Ray's snapshot of this searcher, with the journal published (to an object store)
+        first: a snapshot that holds trials the bucket's journal lacks could not be resumed."""
+        self.folder.publish_journal()
+        super().save_to_dir(checkpoint_dir, session_str)
 
     def restore(self, checkpoint_path: str) -> None:
         """Restore from Ray's snapshot, with the sampler reseeded from the journal's length.

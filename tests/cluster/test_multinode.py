@@ -328,13 +328,15 @@ def test_sweep_waits_for_a_node_that_is_still_joining(cluster):
     healthchecks): a shortfall of CPUs is waited out while nodes join."""
     network, results = cluster
     network.add_host("late")
-    args = "--space small --num-trials 2 --max-epochs 2 --hidden 16 --cpus-per-trial 3"
+    # More CPUs per trial than the cluster ever had, the earlier test's stopped node included
+    # (it can still be listed for a while): the driver must wait for the node to come.
+    args = "--space small --num-trials 2 --max-epochs 2 --hidden 16 --cpus-per-trial 4"
     argv = sweep_command(network, results, SWEEP_NAME="late", SWEEP_ARGS=args)
     log = network.root / "sweep.log"
     offset = log.stat().st_size if log.exists() else 0
     sweep = network.start("sweep", argv)
     wait_for_text(log, offset, "waiting up to 60s for nodes to join", timeout=120)
-    node = network.start("late", compose_commands(WORKER_CPUS="3")["worker"])
+    node = network.start("late", compose_commands(WORKER_CPUS="4")["worker"])
     try:
         assert sweep.wait(timeout=300) == 0, log.read_text()[-3000:]
     finally:
