@@ -137,6 +137,17 @@ class SweepConfig(BaseModel):
     def sweep_name(self) -> str:
         return self.name or time.strftime("sweep-%Y%m%d-%H%M%S")
 
+    def trial_settings(self) -> dict[str, Any]:
+        """What every trial shares: the fixed part of the trial config (flat, JSON-safe)."""
+        return {
+            "dataset": self.dataset,
+            "label": self.label,
+            "batch_size": self.batch_size,
+            "max_epochs": self.max_epochs,
+            "hidden": list(self.hidden),
+            "seed": self.seed,
+        }
+
 
 def parse(argv: list[str] | None = None) -> SweepConfig:
     """Flags (and ``--config FILE``) to a validated config; raises ConfigError."""

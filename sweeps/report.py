@@ -22,6 +22,7 @@ import matplotlib
 import optuna
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+from optuna.importance import FanovaImportanceEvaluator, get_param_importances
 
 import search_spaces
 from sweeps.config import ConfigError, SweepConfig
@@ -166,8 +167,8 @@ def importances(sweep: Sweep) -> dict[str, float]:
     if len(scored.trials) < 2:
         return {}
     forest = SMALL_FOREST if len(scored.trials) > FULL_FOREST_TRIALS else {}
-    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=sweep.cfg.seed, **forest)
-    return optuna.importance.get_param_importances(scored, evaluator=evaluator)
+    evaluator = FanovaImportanceEvaluator(seed=sweep.cfg.seed, **forest)
+    return get_param_importances(scored, evaluator=evaluator)
 
 
 # ---- figures -------------------------------------------------------------------------------

@@ -21,24 +21,13 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter
 
 from sweeps.config import SweepConfig
-from sweeps.search import SpaceInfo, SweepSearch
+from sweeps.search import SweepSearch
+from sweeps.space import SpaceInfo
 from sweeps.stopping import SweepStopper
 from sweeps.storage import STUDY, SweepFolder
 from sweeps.tensorboard import TensorBoardLogger
 from sweeps.watchdog import HangWatchdog
 from trainable.tune_adapter import SweepTrainable
-
-
-def settings(cfg: SweepConfig) -> dict[str, Any]:
-    """What every trial shares: the fixed part of the trial config (flat, JSON-safe)."""
-    return {
-        "dataset": cfg.dataset,
-        "label": cfg.label,
-        "batch_size": cfg.batch_size,
-        "max_epochs": cfg.max_epochs,
-        "hidden": list(cfg.hidden),
-        "seed": cfg.seed,
-    }
 
 
 def proposed_at_once(cfg: SweepConfig) -> int:
@@ -116,7 +105,7 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, num_trials: i
     )  # fmt: skip
     return tune.Tuner(
         _trainable(cfg),
-        param_space=settings(cfg),
+        param_space=cfg.trial_settings(),
         tune_config=tune.TuneConfig(
             metric="val_loss",
             mode="min",

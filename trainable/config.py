@@ -14,10 +14,13 @@ from pydantic import (
     field_validator,
 )
 
-from trainable.models import ACTIVATIONS
-from trainable.optim import OPTIMIZERS
-
-REGISTRIES = {"optimizer": OPTIMIZERS, "activation": ACTIVATIONS}
+# The names trainable.optim and trainable.models build (a test keeps them in step), spelled out
+# so that a config is checked without importing torch: the sweep's driver validates everything
+# first, and imports torch while Ray starts.
+CHOICES = {
+    "optimizer": ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"),
+    "activation": ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "maxout", "gelu", "silu"),
+}
 
 
 class TrialConfigError(ValueError):
@@ -49,9 +52,9 @@ class TrialConfig(BaseModel):
     @field_validator("optimizer", "activation")
     @classmethod
     def _registered(cls, name: str, info: ValidationInfo) -> str:
-        registry = REGISTRIES[info.field_name]
-        if name not in registry:
-            raise ValueError(f"unknown {info.field_name} {name!r}; valid: {', '.join(registry)}")
+        choices = CHOICES[info.field_name]
+        if name not in choices:
+            raise ValueError(f"unknown {info.field_name} {name!r}; valid: {', '.join(choices)}")
         return name
 
     @property

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sweeps.run import main
-from sweeps.search import SweepSpace
+from sweeps.space import SweepSpace
 
 
 def write(path, text):

@@ -1,16 +1,57 @@
-"""How ``sweeps.run`` ends: results written while Ray shuts down, no garbage collection at exit."""
+"""How ``sweeps.run`` starts and ends: input checked without the heavy imports, which run while
+Ray starts; results written while Ray shuts down; no garbage collection at exit."""
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import importlib.util
+import subprocess
+import sys
 import threading
 from types import SimpleNamespace
 
 import pytest
 
-from sweeps import run
+from sweeps import run, tuner
 from sweeps.config import SweepConfig
+
+
+def test_checking_a_sweep_imports_neither_torch_nor_ray_tune_nor_matplotlib(tmp_path):
+    code = (
+        "import sys; from sweeps import config, run; "
+        f"run.prepare(config.parse(['--storage', {str(tmp_path)!r}, '--space', 'small'])); "
+        "print([m for m in ('torch', 'ray.tune', 'matplotlib', 'tensorboard') if m in sys.modules])"
+    )
+    imported = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert imported.stdout.strip() == "[]"
+    assert all(importlib.util.find_spec(name) for name in run.SWEEP_MODULES)
+
+
+def test_the_sweep_modules_are_imported_while_ray_starts(monkeypatch):
+    importing, imported = threading.Event(), []
+
+    def import_modules(names):
+        importing.set()
+        imported.append((names, threading.current_thread().name))
+
+    @contextlib.contextmanager
+    def session(cfg):
+        assert importing.wait(10), "the sweep's modules were not being imported as Ray started"
+        yield
+
+    monkeypatch.setattr(run, "import_modules", import_modules)
+    monkeypatch.setattr(run, "ray_session", session)
+    monkeypatch.setattr(run.cluster, "check_resources", lambda cfg: None)
+    monkeypatch.setattr(run.cluster, "check_shared_storage", lambda folder: None)
+    monkeypatch.setattr(tuner, "restore", lambda cfg, folder: SimpleNamespace(fit=object))
+    monkeypatch.setattr(run, "write_results", lambda grid, cfg, folder: grid)
+    run.run(run.Plan(SweepConfig(), folder=None, space=None, new_trials=0))
+    [(names, thread)] = imported
+    assert names == run.SWEEP_MODULES
+    assert thread != "MainThread"
 
 
 def test_the_results_are_written_while_ray_shuts_down(monkeypatch):
@@ -27,8 +68,9 @@ def test_the_results_are_written_while_ray_shuts_down(monkeypatch):
 
     monkeypatch.setattr(run, "ray_session", session)
     monkeypatch.setattr(run, "write_results", write_results)
+    monkeypatch.setattr(run.cluster, "check_resources", lambda cfg: None)
     monkeypatch.setattr(run.cluster, "check_shared_storage", lambda folder: None)
-    monkeypatch.setattr(run.tuner, "restore", lambda cfg, folder: SimpleNamespace(fit=lambda: grid))
+    monkeypatch.setattr(tuner, "restore", lambda cfg, folder: SimpleNamespace(fit=lambda: grid))
     plan = run.Plan(SweepConfig(), folder=None, space=None, new_trials=0)
     assert run.run(plan) is grid
 

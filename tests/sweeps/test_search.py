@@ -9,7 +9,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from sweeps.search import SweepSearch, check_space
+from sweeps.search import SweepSearch
+from sweeps.space import check_space
 from sweeps.storage import JOURNAL, SweepFolder
 from trainable import TrialConfigError
 

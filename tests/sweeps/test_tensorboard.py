@@ -16,7 +16,7 @@ from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.plugins.custom_scalar import metadata as custom_scalar
 from tensorboard.plugins.hparams import metadata
 
-from sweeps.search import check_space
+from sweeps.space import check_space
 from sweeps.tensorboard import TensorBoardLogger, logdir_spec, main
 
 SWEPT = {"activation", "gamma", "lr", "momentum", "optimizer"}  # the small space

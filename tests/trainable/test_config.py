@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trainable.config import TrialConfig, TrialConfigError
+from trainable.config import CHOICES, TrialConfig, TrialConfigError
 from trainable.models import ACTIVATIONS
 from trainable.optim import OPTIMIZERS
 
@@ -53,6 +53,11 @@ def test_unknown_activation_names_field_and_choices() -> None:
     message = str(info.value)
     assert message.startswith("activation: unknown activation 'swish'; valid: ")
     assert message.split("valid: ")[1].split(", ") == list(ACTIVATIONS)
+
+
+def test_the_config_names_exactly_what_the_registries_build() -> None:
+    """The config spells the names out (no torch import); the order is the error message's."""
+    assert {"optimizer": tuple(OPTIMIZERS), "activation": tuple(ACTIVATIONS)} == CHOICES
 
 
 def test_unknown_key_is_rejected() -> None:

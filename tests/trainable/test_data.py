@@ -1,4 +1,5 @@
-"""Tests for trainable.data: seeded 60/20/20 splits, train-only standardisation, table files."""
+"""Tests for trainable.data and trainable.sources: seeded 60/20/20 splits, train-only
+standardisation, table files."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
-from trainable import data
-from trainable.data import DataError, Split
+from trainable import data, sources
+from trainable.data import Split
+from trainable.sources import DataError
 
 TENSOR_FIELDS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 
@@ -57,10 +59,10 @@ def test_builtin_split_sizes_are_60_20_20(source: str, n: int) -> None:
     assert train + val + test == n
 
 
-@pytest.mark.parametrize("file", [data.DIGITS_CSV, "datasets/data/moved.csv.gz"])
+@pytest.mark.parametrize("file", [sources.DIGITS_CSV, "datasets/data/moved.csv.gz"])
 def test_digits_are_exactly_load_digits_from_the_file_or_else_the_loader(monkeypatch, file) -> None:
-    monkeypatch.setattr(data, "DIGITS_CSV", file)
-    x, y = data._read_digits()
+    monkeypatch.setattr(sources, "DIGITS_CSV", file)
+    x, y = sources._read_digits()
     expected_x, expected_y = load_digits(return_X_y=True)
     for got, expected in ((x, expected_x), (y, expected_y)):
         assert got.dtype == expected.dtype
@@ -76,6 +78,18 @@ def test_digits_load_without_importing_scikit_learn_or_pandas() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert imported.stdout.strip() == "[]"
+
+
+def test_a_source_is_read_and_checked_without_importing_torch(tmp_path) -> None:
+    path = _write(_table(), tmp_path / "data.parquet")
+    code = (
+        f"import sys; from trainable import sources; sources.read({path!r}, 'species', 0); "
+        "sources.read('digits', None, 0); print('torch' in sys.modules)"
+    )
+    imported = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert imported.stdout.strip() == "False"
 
 
 def test_digits_split_follows_seeded_permutation_and_train_statistics() -> None:
