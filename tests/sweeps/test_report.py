@@ -122,9 +122,9 @@ def test_importances_past_100_trials_come_from_a_smaller_forest(monkeypatch, num
 
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     study.optimize(objective, n_trials=num_trials)
-    built, evaluator = [], optuna.importance.FanovaImportanceEvaluator
+    built, evaluator = [], report.FanovaImportanceEvaluator
     monkeypatch.setattr(
-        optuna.importance,
+        report,
         "FanovaImportanceEvaluator",
         lambda **options: built.append(options) or evaluator(**options),
     )
