@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pyarrow.fs
 import ray
 from ray import tune
 from ray.tune import CLIReporter
@@ -20,6 +21,7 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter
 
+from sweeps.atomic_fs import atomic_local_filesystem
 from sweeps.config import SweepConfig
 from sweeps.search import SweepSearch
 from sweeps.space import SpaceInfo
@@ -119,6 +121,7 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, num_trials: i
         run_config=tune.RunConfig(
             name=cfg.name,
             storage_path=folder.storage,
+            storage_filesystem=ray_filesystem(folder),
             stop=SweepStopper(cfg.patience, folder, STUDY),
             failure_config=tune.FailureConfig(max_failures=cfg.max_failures),
             checkpoint_config=tune.CheckpointConfig(
@@ -150,8 +153,16 @@ def restore(cfg: SweepConfig, folder: SweepFolder) -> tune.Tuner:
     """
     forget_pending_decisions(folder)
     return tune.Tuner.restore(
-        folder.uri, _trainable(cfg), resume_unfinished=True, resume_errored=False
-    )
+        folder.uri, _trainable(cfg), resume_unfinished=True, resume_errored=False,
+        storage_filesystem=ray_filesystem(folder),
+    )  # fmt: skip
+
+
+def ray_filesystem(folder: SweepFolder) -> pyarrow.fs.FileSystem | None:
+    """Local (or NFS) storage through a filesystem that writes each file atomically, so a
+    driver killed mid-snapshot leaves the previous snapshot whole; an object store's own
+    (Ray's default: S3 puts an object whole)."""
+    return atomic_local_filesystem() if folder.is_local else None
 
 
 def forget_pending_decisions(folder: SweepFolder) -> None:

@@ -1,0 +1,124 @@
+"""A local filesystem for Ray's storage on which a file appears whole or not at all.
+
+Ray copies its experiment snapshots (``experiment_state-*.json``, the searcher's state) and
+each checkpoint into the sweep folder with pyarrow, which opens the file (emptying it) and then
+writes it. A driver killed in between left an empty ``experiment_state-*.json``, the newest,
+so Ray restored from it and ``--resume`` died. Here each file is written beside its place, under
+a hidden name, and renamed over it once complete: a rename is atomic on a POSIX filesystem
+(NFS included), so a reader sees the old file or the new one.
+
+Ray pickles the filesystem to its workers (they copy checkpoints), so this module imports
+nothing but pyarrow.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+
+
+def atomic_local_filesystem() -> pafs.PyFileSystem:
+    return pafs.PyFileSystem(AtomicLocalHandler())
+
+
+class _AtomicFile:
+    """A binary file written under a hidden name and renamed to ``path`` when closed."""
+
+    def __init__(self, path: str) -> None:
+        directory, name = os.path.split(path)
+        self.path = path
+        self.staging = os.path.join(directory, f".{name}.{secrets.token_hex(4)}.partial")
+        self.file = open(self.staging, "wb")  # noqa: SIM115 (closed in close())
+
+    def write(self, data: Any) -> int:
+        return self.file.write(data)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+    def close(self) -> None:
+        if self.file.closed:
+            return
+        self.file.close()
+        os.replace(self.staging, self.path)
+
+    @property
+    def closed(self) -> bool:
+        return self.file.closed
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return False
+
+    def seekable(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        return self.file.tell()
+
+
+class AtomicLocalHandler(pafs.FileSystemHandler):
+    """pyarrow's LocalFileSystem, but for ``open_output_stream``, which writes atomically."""
+
+    def __init__(self) -> None:
+        self.local = pafs.LocalFileSystem()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AtomicLocalHandler)
+
+    def __hash__(self) -> int:
+        return hash(AtomicLocalHandler)
+
+    def __reduce__(self) -> tuple:
+        return AtomicLocalHandler, ()
+
+    def get_type_name(self) -> str:
+        return "atomic-local"
+
+    def normalize_path(self, path: str) -> str:
+        return self.local.normalize_path(path)
+
+    def get_file_info(self, paths: list[str]) -> list[pafs.FileInfo]:
+        return self.local.get_file_info(paths)
+
+    def get_file_info_selector(self, selector: pafs.FileSelector) -> list[pafs.FileInfo]:
+        return self.local.get_file_info(selector)
+
+    def create_dir(self, path: str, recursive: bool) -> None:
+        self.local.create_dir(path, recursive=recursive)
+
+    def delete_dir(self, path: str) -> None:
+        self.local.delete_dir(path)
+
+    def delete_dir_contents(self, path: str, missing_dir_ok: bool = False) -> None:
+        self.local.delete_dir_contents(path, missing_dir_ok=missing_dir_ok)
+
+    def delete_root_dir_contents(self) -> None:
+        raise OSError("refusing to delete the contents of the filesystem's root")
+
+    def delete_file(self, path: str) -> None:
+        self.local.delete_file(path)
+
+    def move(self, src: str, dest: str) -> None:
+        self.local.move(src, dest)
+
+    def copy_file(self, src: str, dest: str) -> None:
+        self.local.copy_file(src, dest)
+
+    def open_input_stream(self, path: str) -> pa.NativeFile:
+        return self.local.open_input_stream(path)
+
+    def open_input_file(self, path: str) -> pa.NativeFile:
+        return self.local.open_input_file(path)
+
+    def open_output_stream(self, path: str, metadata: dict | None) -> pa.NativeFile:
+        return pa.PythonFile(_AtomicFile(path), mode="w")
+
+    def open_append_stream(self, path: str, metadata: dict | None) -> pa.NativeFile:
+        return self.local.open_append_stream(path)
