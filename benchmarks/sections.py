@@ -29,6 +29,21 @@ def _median_ms(fn: Callable[[], object], repeats: int) -> float:
     return 1000 * statistics.median(times)
 
 
+def _interleaved_ms(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median ms of each function, run in turns (the order rotating each round): a slow spell
+    of a shared machine then slows every contender alike instead of whichever ran in it."""
+    names = list(fns)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for name in names:
+        fns[name]()  # warm-up
+    for round_ in range(repeats):
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            started = time.perf_counter()
+            fns[name]()
+            times[name].append(time.perf_counter() - started)
+    return {name: 1000 * statistics.median(times[name]) for name in names}
+
+
 def training_loop(quick: bool) -> list[dict]:
     """One training epoch of the workload's model: ours, hand-written slicing, a DataLoader."""
     torch.set_num_threads(1)
@@ -68,11 +83,9 @@ def training_loop(quick: bool) -> list[dict]:
             nn.functional.cross_entropy(loader_model(xb), yb).backward()
             loader_opt.step()
 
-    rows = [
-        {"loop": name, "epoch_ms": _median_ms(fn, repeats)}
-        for name, fn in (("ours (trainable.loop)", ours), ("hand-written slicing", slicing),
-                         ("DataLoader", data_loader))
-    ]  # fmt: skip
+    loops = {"ours (trainable.loop)": ours, "hand-written slicing": slicing,
+             "DataLoader": data_loader}  # fmt: skip
+    rows = [{"loop": name, "epoch_ms": ms} for name, ms in _interleaved_ms(loops, repeats).items()]
     for row in rows:
         row["vs_slicing"] = row["epoch_ms"] / rows[1]["epoch_ms"]
     return rows
