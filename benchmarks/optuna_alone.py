@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import optuna
 import torch
 from optuna.storages import JournalStorage
@@ -29,15 +30,19 @@ from trainable import TrainingRun
 STUDY = "bench"
 
 
-def study(out: Path, workload: Workload, sampler: str) -> optuna.Study:
+def study(out: Path, workload: Workload, sampler: str, worker: int = 0) -> optuna.Study:
+    """The shared study, with this worker's sampler. Each worker seeds its sampler apart, as
+    Optuna's FAQ advises for parallel workers: with one seed, every worker proposed the same
+    configurations (random search ran 16 distinct ones of its 32 trials)."""
+    seed = int(np.random.SeedSequence([workload.seed, worker]).generate_state(1)[0])
     if sampler == "tpe":
-        samples = optuna.samplers.TPESampler(seed=workload.seed)
+        samples = optuna.samplers.TPESampler(seed=seed)
         pruner = optuna.pruners.SuccessiveHalvingPruner(
             min_resource=workload.grace_period, reduction_factor=workload.reduction_factor
         )
     else:
         samples, pruner = (
-            optuna.samplers.RandomSampler(seed=workload.seed),
+            optuna.samplers.RandomSampler(seed=seed),
             optuna.pruners.NopPruner(),
         )
     return optuna.create_study(
@@ -67,10 +72,10 @@ def objective(trial: optuna.Trial, workload: Workload, out: Path) -> float:
             torch.save(run.best_state, out / f"trial_{trial.number}.pt")
 
 
-def worker(out: Path, workload: Workload, sampler: str) -> None:
+def worker(out: Path, workload: Workload, sampler: str, index: int) -> None:
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study(out, workload, sampler).optimize(
+    study(out, workload, sampler, index).optimize(
         lambda trial: objective(trial, workload, out),
         callbacks=[MaxTrialsCallback(workload.num_trials, states=None)],
     )
@@ -82,19 +87,18 @@ def main() -> None:
     parser.add_argument("--sampler", choices=["tpe", "random"], default="tpe")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     workload = Workload(seed=args.seed)
     workload = workload.quick() if args.quick else workload
-    if args.worker:
-        worker(args.out, workload, args.sampler)
+    if args.worker is not None:
+        worker(args.out, workload, args.sampler, args.worker)
         return
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study(args.out, workload, args.sampler)  # created once, before the workers race for it
-    flags = [*sys.argv[1:], "--worker"]
     workers = [
-        subprocess.Popen([sys.executable, "-m", __spec__.name, *flags])
-        for _ in range(workload.workers)
+        subprocess.Popen([sys.executable, "-m", __spec__.name, *sys.argv[1:], "--worker", str(i)])
+        for i in range(workload.workers)
     ]
     if any(w.wait() for w in workers):
         sys.exit("a worker failed")
