@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import pickle
+import warnings
 
 import optuna
 import pytest
 from optuna.trial import TrialState
 
-from sweeps.search import SweepSearch
+import search_spaces
+from sweeps.search import SweepSearch, tpe_sampler
 from sweeps.space import check_space
 from sweeps.storage import JOURNAL, SweepFolder
 from trainable import TrialConfigError
@@ -144,3 +146,15 @@ def test_check_space_finds_every_hyperparameter_and_the_unconditional_ones():
 def test_check_space_rejects_settings_the_trainable_refuses():
     with pytest.raises(TrialConfigError, match="batch_size"):
         check_space("small", {"batch_size": 0})
+
+
+def test_tpe_models_the_conditional_momentum_jointly_and_warns_of_nothing():
+    """Grouped multivariate TPE: momentum (two optimizers have it) is in the joint model, not
+    drawn apart; a plain multivariate TPE leaves it out."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sampler = tpe_sampler(0)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(lambda trial: (search_spaces.get("default")(trial), trial.params["lr"])[1], 12)
+    asked = study._storage.get_trial(study.ask()._trial_id)
+    assert "momentum" in sampler.infer_relative_search_space(study, asked)
