@@ -4,7 +4,8 @@ Ray runs :func:`install` in every worker process it starts (``worker_process_set
 the job's runtime env, passed the way ``ray job submit`` passes it). The plan in
 ``SWEEPS_TEST_FAULTS`` says which trial index fails at which epoch, how (``raise`` or
 ``hang``), and how many times; a file per fault in its ``markers`` folder counts them across
-worker processes and retries. The tests build the plan with the ``faults`` fixture.
+worker processes and retries. ``start_delay_s`` makes every second worker process start that
+much later. The tests build the plan with the ``faults`` fixture.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ def install() -> None:
 
     plan = json.loads(os.environ[PLAN])
     train_epoch = TrainingRun.step
+    if plan.get("start_delay_s") and _started(plan["markers"]) % 2:
+        time.sleep(plan["start_delay_s"])
 
     def step(run: TrainingRun) -> dict:
         fault = plan["trials"].get(str(run.config.trial_index))
@@ -34,6 +37,15 @@ def install() -> None:
         return train_epoch(run)
 
     TrainingRun.step = step
+
+
+def _started(markers: str) -> int:
+    """How many worker processes started before this one."""
+    folder = Path(markers, "started")
+    folder.mkdir(exist_ok=True)
+    before = len(list(folder.iterdir()))
+    Path(folder, str(os.getpid())).touch()
+    return before
 
 
 def _claim(markers: str, run, fault: dict) -> bool:
