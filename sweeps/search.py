@@ -31,11 +31,10 @@ def tpe_sampler(seed: int) -> optuna.samplers.TPESampler:
     """Multivariate TPE (Optuna's default) over groups of hyperparameters that trials share.
 
     A space with a conditional hyperparameter (momentum, for two optimizers) otherwise has its
-    joint model over the hyperparameters every trial has, and the rest sampled one by one. With
-    groups, on the benchmarks' workload (32 trials, 3 seeds, two runs each), the best val_loss
-    went from 1.04x random search's (to the last epoch) to 0.82x, median over the seeds, in
-    about 300 of its 960 epochs. Optuna calls the option experimental; its warning is kept
-    out of the sweep's output.
+    joint model over the hyperparameters every trial has, and the rest sampled one by one;
+    Optuna advises groups for such define-by-run spaces. On the benchmarks' workload the gain
+    is within the run-to-run noise (see the README's Performance section). Optuna calls the
+    option experimental; its warning is kept out of the sweep's output.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
