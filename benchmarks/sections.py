@@ -20,13 +20,7 @@ from trainable.models import build_mlp
 
 
 def _median_ms(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
+    return _interleaved_ms({"fn": fn}, repeats)["fn"]
 
 
 def _interleaved_ms(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:

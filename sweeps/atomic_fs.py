@@ -1,4 +1,6 @@
-"""A local filesystem for Ray's storage on which a file appears whole or not at all.
+"""The filesystem of a local sweep folder, on which a file appears whole or not at all.
+
+Both the sweep's own files (``SweepFolder.write_bytes``) and Ray's go through it.
 
 Ray copies its experiment snapshots (``experiment_state-*.json``, the searcher's state) and
 each checkpoint into the sweep folder with pyarrow, which opens the file (emptying it) and then

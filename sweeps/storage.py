@@ -14,6 +14,7 @@ import pyarrow.fs as pafs
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 
+from sweeps.atomic_fs import atomic_local_filesystem
 from sweeps.config import ConfigError
 
 JOURNAL = "optuna.journal"
@@ -41,11 +42,11 @@ class SweepFolder:
             base, sep, query = storage.partition("?")
             return cls(base.rstrip("/") + sep + query, name, filesystem, root.rstrip("/"))
         local = str(Path(storage).expanduser().resolve())
-        return cls(local, name, pafs.LocalFileSystem(), local)
+        return cls(local, name, atomic_local_filesystem(), local)
 
     @property
     def is_local(self) -> bool:
-        return isinstance(self.filesystem, pafs.LocalFileSystem)
+        return "://" not in self.storage
 
     @property
     def path(self) -> str:
@@ -167,13 +168,12 @@ class SweepFolder:
             )  # fmt: skip
 
     def write_bytes(self, filename: str, data: bytes) -> str:
-        """Write atomically where the filesystem can rename (local, NFS)."""
+        """Write whole or not at all: a local folder's filesystem renames each file into place
+        when complete (see :mod:`sweeps.atomic_fs`), an object store puts an object whole."""
         self.filesystem.create_dir(self.path, recursive=True)
         target = self.file(filename)
-        staging = self.file(f".{filename}.tmp-{os.getpid()}")
-        with self.filesystem.open_output_stream(staging) as out:
+        with self.filesystem.open_output_stream(target) as out:
             out.write(data)
-        self.filesystem.move(staging, target)
         return target
 
     def read_bytes(self, filename: str) -> bytes:

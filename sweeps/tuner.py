@@ -21,7 +21,6 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter
 
-from sweeps.atomic_fs import atomic_local_filesystem
 from sweeps.config import SweepConfig
 from sweeps.search import SweepSearch
 from sweeps.space import SpaceInfo
@@ -172,10 +171,10 @@ def restore(cfg: SweepConfig, folder: SweepFolder) -> tune.Tuner:
 
 
 def ray_filesystem(folder: SweepFolder) -> pyarrow.fs.FileSystem | None:
-    """Local (or NFS) storage through a filesystem that writes each file atomically, so a
-    driver killed mid-snapshot leaves the previous snapshot whole; an object store's own
-    (Ray's default: S3 puts an object whole)."""
-    return atomic_local_filesystem() if folder.is_local else None
+    """Local (or NFS) storage through the folder's filesystem, which writes each file
+    atomically, so a driver killed mid-snapshot leaves the previous snapshot whole; an object
+    store's own (Ray's default: S3 puts an object whole)."""
+    return folder.filesystem if folder.is_local else None
 
 
 def forget_pending_decisions(folder: SweepFolder) -> None:
