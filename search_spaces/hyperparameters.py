@@ -1,7 +1,7 @@
 """The hyperparameters the trainable consumes: their names, types and admissible values.
 
-These mirror ``trainable.config.TrialConfig``; they are restated here so that a search space
-can be checked without importing torch.
+The optimizer and activation names are ``trainable.config``'s (which imports no torch); the
+types and bounds mirror ``TrialConfig``'s fields, in the form a space is checked against.
 """
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
+from trainable.config import CHOICES as TRAINABLE_CHOICES
+
+OPTIMIZERS = TRAINABLE_CHOICES["optimizer"]
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "maxout", "gelu", "silu")
+ACTIVATIONS = TRAINABLE_CHOICES["activation"]
 
 # The one suggest_* type each hyperparameter may have: the trainable builds layers from ints
 # and optimizers from names, so e.g. a float hidden_size would only fail inside a worker.

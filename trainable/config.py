@@ -15,8 +15,9 @@ from pydantic import (
 )
 
 # The names trainable.optim and trainable.models build (a test keeps them in step), spelled out
-# so that a config is checked without importing torch: the sweep's driver validates everything
-# first, and imports torch while Ray starts.
+# so that a config, or a search space (search_spaces.hyperparameters reads them here), is checked
+# without importing torch: the sweep's driver validates everything first, and imports torch
+# while Ray starts.
 CHOICES = {
     "optimizer": ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"),
     "activation": ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "maxout", "gelu", "silu"),
