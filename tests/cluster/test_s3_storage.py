@@ -64,8 +64,7 @@ def bucket(endpoint: str) -> pafs.S3FileSystem:
     return s3
 
 
-@contextlib.contextmanager
-def sweep_process(args: list[str], home: Path, log: Path) -> Iterator[subprocess.Popen]:
+def run_sweep(args: list[str], home: Path, log: Path) -> int:
     """``python -m sweeps.run`` with its own HOME and Ray temp dir, in its own session, so
     killing its process group at the end takes its local Ray with it."""
     ray_tmp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # Ray's socket paths must stay short
@@ -77,17 +76,12 @@ def sweep_process(args: list[str], home: Path, log: Path) -> Iterator[subprocess
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env,
         )  # fmt: skip
     try:
-        yield process
+        return process.wait(timeout=300)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         shutil.rmtree(ray_tmp, ignore_errors=True)
-
-
-def run_sweep(args: list[str], home: Path, log: Path) -> int:
-    with sweep_process(args, home, log) as process:
-        return process.wait(timeout=300)
 
 
 def listing(s3: pafs.S3FileSystem, folder: str) -> list[str]:
