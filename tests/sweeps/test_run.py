@@ -1,14 +1,17 @@
 """How ``sweeps.run`` starts and ends: input checked without the heavy imports, which run while
-Ray starts; results written while Ray shuts down; no garbage collection at exit."""
+Ray starts; results written while Ray shuts down; no garbage collection at exit; no idle
+workers prestarted."""
 
 from __future__ import annotations
 
 import contextlib
 import gc
 import importlib.util
+import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -90,3 +93,19 @@ def test_the_cli_skips_garbage_collection_at_exit(monkeypatch, tmp_path):
     monkeypatch.setattr(run.atexit, "register", registered.append)
     assert run.main(["--storage", str(tmp_path), "--dataset", "mnist"]) == 2
     assert registered == [gc.freeze]
+
+
+def test_a_local_ray_prestarts_no_worker_outside_the_sweeps_job(ray_cluster):
+    import ray
+
+    @ray.remote
+    def pid() -> int:
+        return os.getpid()
+
+    # A prestarted worker starts as the driver connects, before any of the job's own; Ray names
+    # its log after the job: worker-<id>-ffffffff-<pid>.out for a worker of no job.
+    worker_pid = ray.get(pid.remote())
+    logs = Path(ray._private.worker.global_worker.node.get_logs_dir_path())
+    own = [p.name for p in logs.glob("worker-*.out") if p.name.endswith(f"-{worker_pid}.out")]
+    assert own, "the job's worker left no log under the name this test expects"
+    assert not list(logs.glob("worker-*-ffffffff-*.out"))
