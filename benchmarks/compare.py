@@ -70,16 +70,21 @@ CONTENDERS: dict[str, Callable[[Path, Workload, bool], dict]] = {
 
 
 def run(quick: bool, repeats: int, log: Callable[[str], None]) -> list[dict]:
-    """One row per contender: the median of ``repeats`` runs of each figure."""
+    """One row per contender: the median of ``repeats`` runs of each figure.
+
+    The contenders take turns, one run each per round, so that a machine whose speed drifts
+    over the minutes (this one's did, by tens of %) slows them alike and the ratios hold.
+    """
     workload = Workload().quick() if quick else Workload()
-    rows = []
-    for name, contender in CONTENDERS.items():
-        runs = []
-        for repeat in range(repeats):
+    runs: dict[str, list[dict]] = {name: [] for name in CONTENDERS}
+    for repeat in range(repeats):
+        for name, contender in CONTENDERS.items():
             with tempfile.TemporaryDirectory(prefix="bench-") as out:
-                runs.append(contender(Path(out), workload, quick))
-            log(f"  {name}: run {repeat + 1}/{repeats}, {runs[-1]['wall_s']:.1f} s")
-        row = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+                runs[name].append(contender(Path(out), workload, quick))
+            log(f"  {name}: run {repeat + 1}/{repeats}, {runs[name][-1]['wall_s']:.1f} s")
+    rows = []
+    for name, done in runs.items():
+        row = {key: statistics.median(r[key] for r in done) for key in done[0]}
         row["ms_per_epoch"] = 1000 * row["wall_s"] / row["epochs"]
         row["overhead"] = row["wall_s"] / (row["compute_s"] / workload.workers)
         rows.append({"contender": name, **row})
