@@ -1,4 +1,5 @@
-"""``python -m benchmarks [--quick] [--repeats N] [--sections ...] [--json FILE]``.
+"""``python -m benchmarks [--quick] [--repeats N] [--sections ...] [--trials N] [--contenders ...]
+[--json FILE]``.
 
 Prints one table per section and writes every figure, with the machine and versions, to a
 JSON file. Figures are measured side by side in this one invocation; no target is asserted.
@@ -17,9 +18,12 @@ from importlib.metadata import version
 from pathlib import Path
 
 from benchmarks import compare, sections
+from benchmarks.workload import Workload
 
 SECTIONS: dict[str, Callable[[argparse.Namespace, Callable[[str], None]], list[dict]]] = {
-    "compare": lambda a, log: compare.run(a.quick, a.repeats, log),
+    "compare": lambda a, log: compare.run(
+        Workload().sized(a.quick, a.trials), a.repeats, log, a.contenders
+    ),
     "loop": lambda a, log: sections.training_loop(a.quick),
     "checkpoint": lambda a, log: sections.checkpoint_cost(a.quick),
     "scale": lambda a, log: sections.scale(a.quick, log),
@@ -54,6 +58,20 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+def _names(text: str, valid: dict, kind: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    for name in names:
+        if name not in valid:
+            raise ValueError(f"unknown {kind} {name!r}; valid: {', '.join(valid)}")
+    return names
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a short version of every section")
@@ -61,15 +79,20 @@ def main(argv: list[str] | None = None) -> int:
         "--repeats", type=int, default=None, help="runs per contender (3; quick: 1)"
     )
     parser.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated sections")
+    parser.add_argument(
+        "--trials", type=_positive, default=None, help="compare: trials per sweep (32; quick: 8)"
+    )
+    parser.add_argument(
+        "--contenders", default=",".join(compare.CONTENDERS), help="compare: comma-separated"
+    )
     parser.add_argument("--json", type=Path, default=Path("benchmarks.json"), help="output file")
     args = parser.parse_args(argv)
     args.repeats = args.repeats or (1 if args.quick else 3)
-    chosen = [s.strip() for s in args.sections.split(",") if s.strip()]
-    unknown = [s for s in chosen if s not in SECTIONS]
-    if unknown:
-        print(
-            f"error: unknown section {unknown[0]!r}; valid: {', '.join(SECTIONS)}", file=sys.stderr
-        )
+    try:
+        chosen = _names(args.sections, SECTIONS, "section")
+        args.contenders = _names(args.contenders, compare.CONTENDERS, "contender")
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
     report = {"machine": machine(), "quick": args.quick, "repeats": args.repeats}
     print(" ".join(f"{k}={v}" for k, v in report["machine"].items()), flush=True)

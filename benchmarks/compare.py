@@ -10,6 +10,7 @@ import json
 import statistics
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -18,12 +19,11 @@ from benchmarks import measure
 from benchmarks.workload import Workload
 
 
-def ours(out: Path, workload: Workload, quick: bool) -> dict:
+def ours(out: Path, workload: Workload) -> dict:
     """``python -m sweeps.run`` with its shipped defaults, sized to the workload."""
-    args = ["sweeps.run", "--name", "bench", "--storage", str(out),
-            "--num-trials", str(workload.num_trials), "--max-epochs", str(workload.max_epochs),
-            "--seed", str(workload.seed)]  # fmt: skip
-    measured = measure.run(args, out)
+    measured = measure.run(
+        ["sweeps.run", "--name", "bench", "--storage", str(out), *workload.options()], out
+    )
     folder = out / "bench"
     best = json.loads((folder / "best.json").read_text())
     result = {
@@ -45,10 +45,9 @@ def epoch_compute_s(folder: Path) -> float:
     )
 
 
-def _module(name: str, *flags: str) -> Callable[[Path, Workload, bool], dict]:
-    def contender(out: Path, workload: Workload, quick: bool) -> dict:
-        options = ["--seed", str(workload.seed), *(["--quick"] if quick else [])]
-        measured = measure.run([name, str(out), *flags, *options], out)
+def _module(name: str, *flags: str) -> Callable[[Path, Workload], dict]:
+    def contender(out: Path, workload: Workload) -> dict:
+        measured = measure.run([name, str(out), *flags, *workload.options()], out)
         return {**json.loads((out / "result.json").read_text()), **_measured(measured)}
 
     return contender
@@ -61,31 +60,42 @@ def _measured(measured: measure.Measured) -> dict:
     }  # fmt: skip
 
 
-CONTENDERS: dict[str, Callable[[Path, Workload, bool], dict]] = {
-    "sweeps (ours, defaults)": ours,
-    "Optuna alone (TPE + SHA)": _module("benchmarks.optuna_alone"),
-    "Ray Tune docs style": _module("benchmarks.ray_docs"),
-    "random search, no pruning": _module("benchmarks.optuna_alone", "--sampler", "random"),
+@dataclass(frozen=True)
+class Contender:
+    label: str
+    run: Callable[[Path, Workload], dict]
+
+
+CONTENDERS = {  # by the names --contenders takes
+    "ours": Contender("sweeps (ours, defaults)", ours),
+    "optuna": Contender("Optuna alone (TPE + SHA)", _module("benchmarks.optuna_alone")),
+    "ray-docs": Contender("Ray Tune docs style", _module("benchmarks.ray_docs")),
+    "random": Contender(
+        "random search, no pruning", _module("benchmarks.optuna_alone", "--sampler", "random")
+    ),
 }
 
 
-def run(quick: bool, repeats: int, log: Callable[[str], None]) -> list[dict]:
-    """One row per contender: the median of ``repeats`` runs of each figure.
+def run(
+    workload: Workload, repeats: int, log: Callable[[str], None], chosen: list[str]
+) -> list[dict]:
+    """One row per contender in ``chosen``: the median of ``repeats`` runs of each figure.
 
     The contenders take turns, one run each per round, so that a machine whose speed drifts
     over the minutes (this one's did, by tens of %) slows them alike and the ratios hold.
     """
-    workload = Workload().quick() if quick else Workload()
-    runs: dict[str, list[dict]] = {name: [] for name in CONTENDERS}
+    runs: dict[str, list[dict]] = {name: [] for name in chosen}
     for repeat in range(repeats):
-        for name, contender in CONTENDERS.items():
+        for name in chosen:
+            contender = CONTENDERS[name]
             with tempfile.TemporaryDirectory(prefix="bench-") as out:
-                runs[name].append(contender(Path(out), workload, quick))
-            log(f"  {name}: run {repeat + 1}/{repeats}, {runs[name][-1]['wall_s']:.1f} s")
+                result = contender.run(Path(out), workload)
+            runs[name].append(result)
+            log(f"  {contender.label}: run {repeat + 1}/{repeats}, {result['wall_s']:.1f} s")
     rows = []
     for name, done in runs.items():
         row = {key: statistics.median(r[key] for r in done) for key in done[0]}
         row["ms_per_epoch"] = 1000 * row["wall_s"] / row["epochs"]
         row["overhead"] = row["wall_s"] / (row["compute_s"] / workload.workers)
-        rows.append({"contender": name, **row})
+        rows.append({"contender": CONTENDERS[name].label, **row})
     return rows

@@ -1,10 +1,10 @@
 """Optuna alone, as its users write it: N worker processes on one JournalStorage.
 
-``python -m benchmarks.optuna_alone OUT [--sampler tpe|random] [--quick]`` runs the shared
-workload with the service's training loop (``TrainingRun``), TPE + SuccessiveHalvingPruner (or
-random search without pruning), each worker a process calling ``study.optimize``. Each trial
-saves its best-validation weights when it ends, and the best trial is tested once at the end.
-Writes ``OUT/result.json``.
+``python -m benchmarks.optuna_alone OUT [--sampler tpe|random] [--seed S] [--num-trials N]
+[--max-epochs E]`` runs the shared workload with the service's training loop (``TrainingRun``),
+TPE + SuccessiveHalvingPruner (or random search without pruning), each worker a process calling
+``study.optimize``. Each trial saves its best-validation weights when it ends, and the best
+trial is tested once at the end. Writes ``OUT/result.json``.
 """
 
 from __future__ import annotations
@@ -82,15 +82,11 @@ def worker(out: Path, workload: Workload, sampler: str, index: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("out", type=Path)
+    parser = Workload.parser()
     parser.add_argument("--sampler", choices=["tpe", "random"], default="tpe")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    workload = Workload(seed=args.seed)
-    workload = workload.quick() if args.quick else workload
+    workload = Workload.of(args)
     if args.worker is not None:
         worker(args.out, workload, args.sampler, args.worker)
         return

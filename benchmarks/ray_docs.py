@@ -1,13 +1,13 @@
 """Ray Tune as its docs teach it: a function trainable, a DataLoader, a checkpoint every epoch.
 
-``python -m benchmarks.ray_docs OUT [--quick]`` runs the shared workload with OptunaSearch (TPE)
-and ASHA, 2 trials at a time, Ray's default actor handling, and tests the best trial's last
-checkpoint once at the end, as the docs' examples do. Writes ``OUT/result.json``.
+``python -m benchmarks.ray_docs OUT [--seed S] [--num-trials N] [--max-epochs E]`` runs the
+shared workload with OptunaSearch (TPE) and ASHA, 2 trials at a time, Ray's default actor
+handling, and tests the best trial's last checkpoint once at the end, as the docs' examples do.
+Writes ``OUT/result.json``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 import time
@@ -90,13 +90,8 @@ def space(trial: optuna.Trial) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    workload = Workload(seed=args.seed)
-    workload = workload.quick() if args.quick else workload
+    args = Workload.parser().parse_args()
+    workload = Workload.of(args)
     ray.init(num_cpus=workload.workers, include_dashboard=False)
     fixed = workload.trial_config({}, 0)
     tuner = tune.Tuner(

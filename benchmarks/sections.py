@@ -127,14 +127,13 @@ def sample_efficiency(quick: bool, log: Callable[[str], None]) -> list[dict]:
     """Best val_loss and epochs spent: our sweep against random search to the last epoch."""
     rows = []
     for seed in (0, 1, 2):
-        workload = Workload(seed=seed)
-        workload = workload.quick() if quick else workload
+        workload = Workload(seed=seed).sized(quick)
         for name, contender in (
             ("sweeps (ours)", compare.ours),
-            ("random search", compare.CONTENDERS["random search, no pruning"]),
+            ("random search", compare.CONTENDERS["random"].run),
         ):
             with tempfile.TemporaryDirectory(prefix="bench-") as out:
-                result = contender(Path(out), workload, quick)
+                result = contender(Path(out), workload)
             log(f"  efficiency: seed {seed}, {name}, {result['wall_s']:.1f} s")
             rows.append({"seed": seed, "contender": name, "best_val_loss": result["best_val_loss"],
                          "epochs": result["epochs"]})  # fmt: skip

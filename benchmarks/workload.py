@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -28,6 +30,30 @@ class Workload:
 
     def quick(self) -> Workload:
         return replace(self, num_trials=8, max_epochs=8)
+
+    def sized(self, quick: bool, num_trials: int | None = None) -> Workload:
+        """This workload, the short version for ``--quick``, with ``num_trials`` if given."""
+        sized = self.quick() if quick else self
+        return replace(sized, num_trials=num_trials) if num_trials else sized
+
+    def options(self) -> list[str]:
+        """The options of a contender's command line that give it this workload."""
+        return ["--seed", str(self.seed), "--num-trials", str(self.num_trials),
+                "--max-epochs", str(self.max_epochs)]  # fmt: skip
+
+    @classmethod
+    def parser(cls) -> argparse.ArgumentParser:
+        """A contender's command line: its output folder and :meth:`options`."""
+        parser = argparse.ArgumentParser()
+        parser.add_argument("out", type=Path)
+        for option in ("seed", "num_trials", "max_epochs"):
+            parser.add_argument(f"--{option.replace('_', '-')}", type=int,
+                                default=getattr(cls, option))  # fmt: skip
+        return parser
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> Workload:
+        return cls(seed=args.seed, num_trials=args.num_trials, max_epochs=args.max_epochs)
 
     def trial_config(self, params: dict[str, Any], index: int) -> dict[str, Any]:
         """The trainable's config for a trial with the searched ``params``."""

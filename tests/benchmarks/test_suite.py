@@ -66,3 +66,25 @@ def test_an_unknown_section_is_refused(capsys):
 
     assert main(["--sections", "loop,bogus"]) == 2
     assert "unknown section 'bogus'" in capsys.readouterr().err
+
+
+def test_compare_runs_the_chosen_contenders_with_the_chosen_trials(tmp_path):
+    from benchmarks.__main__ import main
+
+    out = tmp_path / "figures.json"
+    args = ["--quick", "--sections", "compare", "--contenders", "random,optuna", "--trials", "3"]
+    assert main([*args, "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["compare"]
+    assert [row["contender"] for row in rows] == [
+        "random search, no pruning", "Optuna alone (TPE + SHA)",
+    ]  # fmt: skip
+    assert [row["trials"] for row in rows] == [3, 3]
+    assert rows[0]["epochs"] == 3 * 8  # the quick workload's 8 epochs, every trial to the end
+
+
+def test_an_unknown_contender_is_refused(capsys):
+    from benchmarks.__main__ import main
+
+    assert main(["--sections", "compare", "--contenders", "ours,bogus"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown contender 'bogus'" in err and "ours, optuna, ray-docs, random" in err
