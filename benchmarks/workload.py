@@ -28,12 +28,10 @@ class Workload:
     seed: int = 0
     dataset: str = "digits"
 
-    def quick(self) -> Workload:
-        return replace(self, num_trials=8, max_epochs=8)
-
     def sized(self, quick: bool, num_trials: int | None = None) -> Workload:
-        """This workload, the short version for ``--quick``, with ``num_trials`` if given."""
-        sized = self.quick() if quick else self
+        """This workload, or for ``--quick`` its short version (8 trials of 8 epochs), with
+        ``num_trials`` trials if given."""
+        sized = replace(self, num_trials=8, max_epochs=8) if quick else self
         return replace(sized, num_trials=num_trials) if num_trials else sized
 
     def options(self) -> list[str]:
