@@ -10,8 +10,14 @@ from typing import Any
 import optuna
 
 from search_spaces.errors import SpaceError, suggest
-from search_spaces.hyperparameters import BOUNDS, CHOICES, HYPERPARAMETERS, MOMENTUM_OPTIMIZERS
-from search_spaces.hyperparameters import TYPES as EXPECTED_TYPES
+from search_spaces.hyperparameters import (
+    BOUNDS,
+    LOOP,
+    MOMENTUM_OPTIMIZERS,
+    Vocabulary,
+    choices_of,
+    valid_choice,
+)
 
 KEYS = {
     "categorical": ("type", "choices", "when"),
@@ -49,12 +55,12 @@ class Param:
         return trial.suggest_float(self.name, self.low, self.high, step=self.step, log=self.log)
 
 
-def parse_param(name: Any, raw: Any, earlier: Mapping[str, Param], source: str) -> Param:
+def parse_param(
+    name: Any, raw: Any, earlier: Mapping[str, Param], source: str, vocabulary: Vocabulary
+) -> Param:
     """Validate one entry of ``params``; ``earlier`` holds the params defined above it."""
-    if name not in HYPERPARAMETERS:
-        raise SpaceError(
-            f"{source}: unknown hyperparameter {name!r}{suggest(name, sorted(HYPERPARAMETERS))}"
-        )
+    if not isinstance(name, str) or not vocabulary.knows(name):
+        raise SpaceError(f"{source}: {vocabulary.unknown(name)}")
     ctx = f"{source}: param {name!r}"
     if not isinstance(raw, dict):
         raise SpaceError(
@@ -63,8 +69,14 @@ def parse_param(name: Any, raw: Any, earlier: Mapping[str, Param], source: str) 
     kind = raw.get("type")
     if not isinstance(kind, str) or kind not in KEYS:
         raise SpaceError(f"{ctx}: bad or missing type {kind!r}{suggest(kind, KEYS)}")
-    if kind != EXPECTED_TYPES[name]:
-        raise SpaceError(f"{ctx}: must have type {EXPECTED_TYPES[name]}, got {kind}")
+    allowed = vocabulary.kinds(name)
+    if not allowed:
+        raise SpaceError(
+            f"{ctx}: the model takes a sequence here, which a search space cannot propose; "
+            "set it in model_args"
+        )
+    if kind not in allowed:
+        raise SpaceError(f"{ctx}: must have type {' or '.join(allowed)}, got {kind}")
     for key in raw:
         if key not in KEYS[kind]:
             raise SpaceError(
@@ -79,12 +91,18 @@ def parse_param(name: Any, raw: Any, earlier: Mapping[str, Param], source: str) 
 
 
 def _parse_choices(ctx: str, name: str, raw: Any) -> tuple[Any, ...]:
-    valid = CHOICES[name]
+    valid = choices_of(name)
     if not isinstance(raw, list) or not raw:
-        raise SpaceError(f"{ctx}: choices must be a non-empty list; valid: {', '.join(valid)}")
+        listed = f"; valid: {', '.join(valid)}" if valid else ""
+        raise SpaceError(f"{ctx}: choices must be a non-empty list{listed}")
     for choice in raw:
-        if choice not in valid:
+        if not valid_choice(name, choice):
             raise SpaceError(f"{ctx}: unknown {name} {choice!r}{suggest(choice, valid)}")
+        if not isinstance(choice, str | int | float | bool | None):
+            raise SpaceError(
+                f"{ctx}: choice {choice!r} is not a number, string, bool or null (Optuna's "
+                "categorical values)"
+            )
     if len(set(raw)) < len(raw):
         raise SpaceError(f"{ctx}: choices must not repeat, got {raw!r}")
     return tuple(raw)
@@ -109,7 +127,7 @@ def _parse_numeric(ctx: str, name: str, kind: str, raw: dict, when: dict) -> Par
         raise SpaceError(f"{ctx}: step and log cannot be combined")
     if step is not None and step <= 0:
         raise SpaceError(f"{ctx}: step must be > 0, got {step:g}")
-    if not BOUNDS[name].admits(low, high):
+    if name in BOUNDS and not BOUNDS[name].admits(low, high):
         raise SpaceError(f"{ctx}: range [{low:g}, {high:g}] must lie within {BOUNDS[name]}")
     return Param(name, kind, low=low, high=high, step=step, log=log, when=when)
 
@@ -139,7 +157,7 @@ def _parse_when(ctx: str, raw: Any, earlier: Mapping[str, Param]) -> dict[str, t
     when = {}
     for dep, values in raw.items():
         if dep not in earlier:
-            where = "not defined above it" if dep in HYPERPARAMETERS else "unknown hyperparameter"
+            where = "not defined above it" if dep in LOOP else "not a param of this space"
             raise SpaceError(f"{ctx}: when refers to {dep!r} ({where}){suggest(dep, earlier)}")
         if earlier[dep].kind != "categorical":
             raise SpaceError(

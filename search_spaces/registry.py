@@ -1,4 +1,4 @@
-"""The built-in search spaces and lookup of a space by name or YAML path.
+"""The built-in search spaces, and lookup of a space by name, YAML path or import path.
 
 Each space is an Optuna define-by-run function for Ray Tune's ``OptunaSearch(space=fn)``: it
 only calls ``trial.suggest_*`` and branches, and returns None because Ray captures the values
@@ -14,8 +14,9 @@ from collections.abc import Callable
 import optuna
 
 from search_spaces.errors import SpaceError, suggest
-from search_spaces.hyperparameters import ACTIVATIONS, MOMENTUM_OPTIMIZERS, OPTIMIZERS
+from search_spaces.hyperparameters import ACTIVATIONS, MOMENTUM_OPTIMIZERS, OPTIMIZERS, Vocabulary
 from search_spaces.yaml_spec import load_file
+from trainable import user_code
 
 Space = Callable[[optuna.Trial], None]
 
@@ -58,17 +59,22 @@ def names() -> list[str]:
     return sorted(SPACES)
 
 
-def get(name_or_path: str | os.PathLike[str]) -> Space:
-    """A registered space by name, or the space compiled from a .yaml/.yml file."""
+def get(name_or_path: str | os.PathLike[str], vocabulary: Vocabulary | None = None) -> Space:
+    """A registered space by name, the space compiled from a .yaml/.yml file (its names
+    checked against ``vocabulary``), or a define-by-run function by ``module:attr`` or
+    ``file.py:attr``."""
     if not isinstance(name_or_path, str | os.PathLike):
         raise SpaceError(
             f"a search space is a name or a .yaml path, got {type(name_or_path).__name__}"
         )
     name = os.fspath(name_or_path)
     if name.lower().endswith(YAML_SUFFIXES):
-        return load_file(name)
+        return load_file(name, vocabulary)
+    if user_code.is_reference(name):
+        return user_code.load(name, "search space")
     if name not in SPACES:
         raise SpaceError(
-            f"unknown search space {name!r}{suggest(name, SPACES)}, or a path to a .yaml file"
+            f"unknown search space {name!r}{suggest(name, SPACES)}, a path to a .yaml file, "
+            "or a define-by-run function: package.module:attr or path/to/file.py:attr"
         )
     return SPACES[name]

@@ -13,13 +13,14 @@ import optuna
 import yaml
 
 from search_spaces.errors import SpaceError, suggest
+from search_spaces.hyperparameters import Vocabulary
 from search_spaces.params import Param, parse_param
 
 TOP_LEVEL_KEYS = ("params",)
 
 
-def load_file(path: str) -> Callable[[optuna.Trial], None]:
-    """Read, parse and compile the YAML search space at ``path``."""
+def load_file(path: str, vocabulary: Vocabulary | None = None) -> Callable[[optuna.Trial], None]:
+    """Read, parse and compile the YAML search space at ``path`` (see :func:`compile_space`)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -34,11 +35,18 @@ def load_file(path: str) -> Callable[[optuna.Trial], None]:
         raise SpaceError(_syntax_message(path, exc)) from None
     except yaml.YAMLError as exc:
         raise SpaceError(f"{path}: invalid YAML: {_one_line(str(exc))}") from None
-    return compile_space(spec, source=path)
+    return compile_space(spec, source=path, vocabulary=vocabulary)
 
 
-def compile_space(spec: Any, source: str = "<dict>") -> Callable[[optuna.Trial], None]:
-    """Validate an already-parsed spec and return its define-by-run space function."""
+def compile_space(
+    spec: Any, source: str = "<dict>", vocabulary: Vocabulary | None = None
+) -> Callable[[optuna.Trial], None]:
+    """Validate an already-parsed spec and return its define-by-run space function.
+
+    Its names are checked against ``vocabulary``: the loop's and the model's (by default, the
+    built-in MLP's).
+    """
+    vocabulary = vocabulary or Vocabulary.of("mlp")
     if not isinstance(spec, dict):
         raise SpaceError(
             f"{source}: a search space must be a mapping with a 'params' key,"
@@ -54,7 +62,7 @@ def compile_space(spec: Any, source: str = "<dict>") -> Callable[[optuna.Trial],
         raise SpaceError(f"{source}: 'params' must be a non-empty mapping of name -> spec")
     params: dict[str, Param] = {}
     for name, raw in raw_params.items():
-        params[name] = parse_param(name, raw, params, source)
+        params[name] = parse_param(name, raw, params, source, vocabulary)
     return _space_function(tuple(params.values()), source)
 
 

@@ -17,13 +17,14 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from trainable import user_code
 from trainable.config import first_error
 
 CREDENTIAL_KEYS = frozenset({"access_key", "secret_key", "session_token", "password", "token"})
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 # What --smoke changes, unless the user set the key: a whole sweep in seconds.
-SMOKE = {"num_trials": 3, "max_epochs": 3, "grace_period": 1, "space": "small", "hidden": (32,)}
+SMOKE = {"num_trials": 3, "max_epochs": 3, "grace_period": 1, "space": "small"}
 
 
 class ConfigError(ValueError):
@@ -33,7 +34,7 @@ class ConfigError(ValueError):
 class SweepConfig(BaseModel):
     """Everything a sweep needs; see ``python -m sweeps.run --help``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
     name: str = Field(
         "", description="sweep name, the folder under --storage (default: a timestamp)"
@@ -41,11 +42,24 @@ class SweepConfig(BaseModel):
     storage: str = Field(
         "runs", description="local/NFS folder or pyarrow.fs URI (s3://...) for results"
     )
+    model: str = Field(
+        "mlp", description="mlp, cnn, or your model: package.module:attr or path/to/file.py:attr"
+    )
+    model_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="fixed arguments of the model, e.g. width=64,dropout=0.1 or '{width: 64}'",
+    )
     dataset: str = Field(
-        "digits", description="digits, synthetic, or a .parquet/.csv/.feather file or URI"
+        "digits",
+        description="digits, digit_images, synthetic, a .parquet/.csv/.feather file or URI, "
+        "or your loader: package.module:attr or path/to/file.py:attr",
     )
     label: str | None = Field(None, description="label column of a tabular --dataset")
-    space: str = Field("default", description="registered search space name or a YAML space file")
+    space: str = Field(
+        "default",
+        description="registered space name, a YAML space file, or a define-by-run function "
+        "(package.module:attr or path/to/file.py:attr)",
+    )
     num_trials: int = Field(24, ge=1, description="number of trials Optuna proposes")
     max_epochs: int = Field(
         20, ge=1, description="epochs of a trial that is never pruned (ASHA max_t)"
@@ -66,8 +80,10 @@ class SweepConfig(BaseModel):
     gpus_per_trial: float = Field(
         0.0, ge=0, description="GPUs per trial; fractions pack trials (0.25 = 4 per GPU)"
     )
-    batch_size: int = Field(32, ge=1, description="mini-batch size")
-    hidden: tuple[int, ...] = Field((128, 128), description="hidden layer sizes, e.g. 128,128")
+    batch_size: int = Field(32, ge=1, description="mini-batch size (unless the space searches it)")
+    hidden: tuple[int, ...] | None = Field(
+        None, description="hidden layer sizes of mlp or cnn, e.g. 128,128 (a model_args entry)"
+    )
     seed: int = Field(0, ge=0, description="sweep seed: sampler, data split and per-trial seeds")
     checkpoint_every: int = Field(
         5, ge=0, description="checkpoint every N epochs (0: only at a trial's end)"
@@ -96,6 +112,18 @@ class SweepConfig(BaseModel):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("model_args", mode="before")
+    @classmethod
+    def _parse_arguments(cls, value: Any) -> Any:
+        return parse_arguments(value) if isinstance(value, str) else value
+
+    @field_validator("model", "dataset", "space")
+    @classmethod
+    def _absolute_file(cls, reference: str) -> str:
+        """A ``file.py:attr`` as an absolute path: workers and a later --resume start in
+        other folders."""
+        return user_code.normalize(reference) if user_code.is_reference(reference) else reference
 
     @field_validator("name")
     @classmethod
@@ -131,6 +159,8 @@ class SweepConfig(BaseModel):
             )
         if self.resume and not self.name:
             raise ValueError("--resume needs --name of the sweep to continue")
+        if self.hidden is not None and "hidden" in self.model_args:
+            raise ValueError("hidden is set twice: by --hidden and in model_args")
         return self
 
     @property
@@ -139,14 +169,37 @@ class SweepConfig(BaseModel):
 
     def trial_settings(self) -> dict[str, Any]:
         """What every trial shares: the fixed part of the trial config (flat, JSON-safe)."""
+        hidden = {} if self.hidden is None else {"hidden": list(self.hidden)}
         return {
+            "model": self.model,
+            "model_args": {**self.model_args, **hidden},
             "dataset": self.dataset,
             "label": self.label,
             "batch_size": self.batch_size,
             "max_epochs": self.max_epochs,
-            "hidden": list(self.hidden),
             "seed": self.seed,
         }
+
+
+def parse_arguments(text: str) -> dict[str, Any]:
+    """``width=64,dropout=0.1`` or a YAML mapping (``{width: 64, sizes: [8, 8]}``) to a dict;
+    each value is read as YAML, so numbers are numbers."""
+    text = text.strip()
+    try:
+        if text.startswith("{"):
+            value = yaml.safe_load(text)
+        else:
+            pairs = [part.split("=", 1) for part in text.split(",") if part.strip()]
+            if any(len(pair) != 2 or not pair[0].strip() for pair in pairs):
+                raise ValueError
+            value = {key.strip(): yaml.safe_load(raw) for key, raw in pairs}
+    except (yaml.YAMLError, ValueError):
+        raise ValueError(
+            f"cannot read {text!r}; write key=value,key=value or a mapping such as {{width: 64}}"
+        ) from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{text!r} is not a mapping; write key=value,key=value")
+    return value
 
 
 def parse(argv: list[str] | None = None) -> SweepConfig:
@@ -155,12 +208,13 @@ def parse(argv: list[str] | None = None) -> SweepConfig:
     config_file = args.pop("config", None)
     values = read_yaml(config_file) if config_file else {}
     values.update(args)
-    if values.get("smoke"):
-        values = {**SMOKE, **values}
     return validate(values)
 
 
 def validate(values: dict[str, Any]) -> SweepConfig:
+    """Options (YAML keys, flags or the Python entry point's arguments) to a validated config."""
+    if values.get("smoke"):
+        values = {**SMOKE, **values}
     unknown = sorted(set(values) - set(SweepConfig.model_fields))
     if unknown:
         raise ConfigError(_unknown_key(unknown[0]))
@@ -200,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
         if field.annotation is bool:
             parser.add_argument(flag, action="store_true", help=field.description)
         else:
-            shown = "" if field.default in (None, "") else f" [default: {_show(field.default)}]"
+            default = field.get_default(call_default_factory=True)
+            shown = "" if default in (None, "", {}) else f" [default: {_show(default)}]"
             parser.add_argument(flag, metavar=name.upper(), help=field.description + shown)
     return parser
 

@@ -16,17 +16,23 @@ import math
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import matplotlib
 import optuna
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from optuna.importance import FanovaImportanceEvaluator, get_param_importances
 
-import search_spaces
 from sweeps.config import ConfigError, SweepConfig
-from sweeps.results import BEST, EPOCHS, TRIALS, read_table
+from sweeps.results import BEST, EPOCHS, TRIAL_COLUMNS, TRIALS, read_table
 from sweeps.storage import JOURNAL, STUDY, SweepFolder, journal_storage
 
 REPORT = "report.html"
@@ -49,6 +55,8 @@ REASON_STYLE = {  # how a curve ends: why the trial stopped
 # a hundred of them; a smaller one ranks the hyperparameters alike (400 trials: 11.5 -> 0.9 s).
 FULL_FOREST_TRIALS = 100
 SMALL_FOREST = {"n_trees": 32, "max_depth": 8}
+GRID_PAIR = ("optimizer", "activation")  # the built-in spaces' choices, tabulated where searched
+ONE_COLUMN = "best val_loss"  # the grid's column when the sweep has a single categorical
 
 
 @dataclass(frozen=True)
@@ -64,8 +72,34 @@ class Sweep:
     @property
     def params(self) -> list[str]:
         """The searched hyperparameters, in the order the space declares them."""
-        names = [k for k in self.trials[0] if k in search_spaces.HYPERPARAMETERS]
+        names = [k for k in self.trials[0] if k not in TRIAL_COLUMNS]
         return [k for k in names if any(t[k] is not None for t in self.trials)]
+
+    @cached_property
+    def distributions(self) -> dict[str, BaseDistribution]:
+        """Each hyperparameter's Optuna distribution; a conditional one is in some trials only."""
+        if self.study is None:
+            return {}
+        found: dict[str, BaseDistribution] = {}
+        for trial in self.study.get_trials(deepcopy=False):
+            found.update(trial.distributions)
+        return found
+
+    @property
+    def log_scaled(self) -> set[str]:
+        """The hyperparameters the space samples on a log scale (none known without a study)."""
+        numeric = (FloatDistribution, IntDistribution)
+        return {n for n, d in self.distributions.items() if isinstance(d, numeric) and d.log}
+
+    @property
+    def categorical(self) -> list[str]:
+        """The hyperparameters drawn as categories: categorical in the space, or text/bool."""
+        return [
+            p
+            for p in self.params
+            if isinstance(self.distributions.get(p), CategoricalDistribution)
+            or any(isinstance(t[p], (str, bool)) for t in self.trials)
+        ]
 
     @property
     def best(self) -> dict[str, Any] | None:
@@ -130,18 +164,41 @@ def pruning(sweep: Sweep) -> dict[str, Any]:
     }
 
 
-def grid(sweep: Sweep, rows: str = "optimizer", columns: str = "activation") -> dict[str, Any]:
-    """Best val_loss for each (optimizer, activation) pair tried."""
-    cells: dict[tuple[str, str], float] = {}
+def grid_params(sweep: Sweep, importance: dict[str, float]) -> list[str]:
+    """The (up to) two categorical hyperparameters to tabulate: optimizer and activation where
+    the sweep searched both, so that sweeps of the built-in spaces compare, else those that
+    mattered most (conditional ones have no importance and come last)."""
+    categorical = sweep.categorical
+    if set(GRID_PAIR) <= set(categorical):
+        return list(GRID_PAIR)
+    return sorted(categorical, key=lambda p: -importance.get(p, 0.0))[:2]
+
+
+def grid(sweep: Sweep, importance: dict[str, float]) -> dict[str, Any]:
+    """Best val_loss for each pair of choices of :func:`grid_params` tried; with one of them,
+    for each of its choices, in the column ``ONE_COLUMN``."""
+    names = grid_params(sweep, importance)
+    cells: dict[tuple[Any, Any], float] = {}
     for t in sweep.trials:
-        if _finite(t["best_val_loss"]) and t.get(rows) and t.get(columns):
-            key = (t[rows], t[columns])
+        choices = [t[n] for n in names]
+        if names and None not in choices and _finite(t["best_val_loss"]):
+            key = (choices[0], choices[1] if len(names) == 2 else ONE_COLUMN)
             cells[key] = min(cells.get(key, math.inf), t["best_val_loss"])
     return {
-        "rows": sorted({r for r, _ in cells}),
-        "columns": sorted({c for _, c in cells}),
+        "names": names,
+        "rows": _sorted(r for r, _ in cells),
+        "columns": _sorted(c for _, c in cells),
         "cells": cells,
     }
+
+
+def _sorted(values: Iterable[Any]) -> list[Any]:
+    """The distinct values in order; by their text where they don't compare (1 and "a")."""
+    distinct = set(values)
+    try:
+        return sorted(distinct)
+    except TypeError:
+        return sorted(distinct, key=str)
 
 
 def importances(sweep: Sweep) -> dict[str, float]:
@@ -244,7 +301,11 @@ def parallel_figure(sweep: Sweep) -> Figure:
     fig, ax = _figure((max(8.0, 1.9 * len(axes)), 5.2))
     if not trials:
         return _no_finite_loss(fig, ax)
-    scales = {name: _axis_scale(name, [t[name] for t in trials]) for name in axes}
+    logs, categorical = {*sweep.log_scaled, "best_val_loss"}, set(sweep.categorical)
+    scales = {
+        name: _axis_scale([t[name] for t in trials], name in logs, name in categorical)
+        for name in axes
+    }
     losses = [t["best_val_loss"] for t in trials]
     norm = matplotlib.colors.LogNorm(min(losses), max(max(losses), min(losses) * 1.0001))
     cmap = matplotlib.colormaps["viridis_r"]
@@ -288,18 +349,20 @@ def _no_finite_loss(fig: Figure, ax: Any) -> Figure:
     return fig
 
 
-def _axis_scale(name: str, values: list[Any]) -> tuple[Any, list[tuple[float, str]]]:
+def _axis_scale(
+    values: list[Any], log: bool, categories: bool
+) -> tuple[Any, list[tuple[float, str]]]:
     """(value -> position in [0, 1], tick labels) for one parallel-coordinates axis."""
     present = [v for v in values if v is not None]
     labels: list[tuple[float, str]] = [(-0.08, "n/a")] if len(present) < len(values) else []
-    if present and isinstance(present[0], str):
-        choices = sorted(set(present))
+    if categories or not present:  # with no value, an axis of no category: all at "n/a"
+        choices = _sorted(present)
         step = 1 / max(1, len(choices) - 1)
         spots = {c: i * step if len(choices) > 1 else 0.5 for i, c in enumerate(choices)}
         return (lambda v: -0.08 if v is None else spots[v]), labels + [
-            (spots[c], c) for c in choices
+            (spots[c], str(c)) for c in choices
         ]
-    log = name in ("lr", "weight_decay", "best_val_loss") and all(v > 0 for v in present)
+    log = log and all(v > 0 for v in present)
     warp = math.log10 if log else float
     low, high = min(map(warp, present)), max(map(warp, present))
     span = (high - low) or 1.0
@@ -354,8 +417,13 @@ code{background:#f3f3f3;padding:1px 4px}
 """
 
 
-def page(sweep: Sweep, images: dict[str, bytes], best_json: dict[str, Any] | None) -> str:
-    p, g = pruning(sweep), grid(sweep)
+def page(
+    sweep: Sweep,
+    images: dict[str, bytes],
+    best_json: dict[str, Any] | None,
+    importance: dict[str, float],
+) -> str:
+    p, g = pruning(sweep), grid(sweep, importance)
     parts = [
         f"<h1>Sweep {html.escape(sweep.name)}</h1>",
         f"<p class=muted>{len(sweep.trials)} trials, space <code>{html.escape(sweep.cfg.space)}"
@@ -375,7 +443,7 @@ def page(sweep: Sweep, images: dict[str, bytes], best_json: dict[str, Any] | Non
         "<p class=muted>Importances from Optuna's fANOVA over the best val_loss of every "
         "finished trial (pruned ones with the best value they reached); hyperparameters that "
         "only some trials have, such as momentum, are left out.</p>",
-        "<h3>Best val_loss by optimizer &times; activation</h3>",
+        _grid_heading(g["names"]),
         _grid_table(g),
         "<h2>Pruning</h2>",
         _pruning_table(p),
@@ -415,11 +483,18 @@ def _best_section(sweep: Sweep, best_json: dict[str, Any] | None) -> str:
     return "".join(lines) + "</p>"
 
 
+def _grid_heading(names: list[str]) -> str:
+    by = " &times; ".join(map(html.escape, names)) or "categorical hyperparameter"
+    return f"<h3>Best val_loss by {by}</h3>"
+
+
 def _grid_table(g: dict[str, Any]) -> str:
+    if not g["names"]:
+        return "<p class=muted>no categorical hyperparameter to tabulate</p>"
     if not g["cells"]:
         return "<p class=muted>no finite results</p>"
     lowest = min(g["cells"].values())
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in g["columns"])
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in g["columns"])
     rows = []
     for r in g["rows"]:
         cells = []
@@ -427,8 +502,9 @@ def _grid_table(g: dict[str, Any]) -> str:
             value = g["cells"].get((r, c))
             css = " class=best" if value == lowest else ""
             cells.append(f"<td{css}>{'&mdash;' if value is None else f'{value:.4f}'}</td>")
-        rows.append(f"<tr><th>{html.escape(r)}</th>{''.join(cells)}</tr>")
-    return f"<table><tr><th>optimizer \\ activation</th>{head}</tr>{''.join(rows)}</table>"
+        rows.append(f"<tr><th>{html.escape(str(r))}</th>{''.join(cells)}</tr>")
+    corner = " \\ ".join(map(html.escape, g["names"]))
+    return f"<table><tr><th>{corner}</th>{head}</tr>{''.join(rows)}</table>"
 
 
 def _pruning_table(p: dict[str, Any]) -> str:
@@ -447,7 +523,7 @@ def _pruning_table(p: dict[str, Any]) -> str:
 def _trials_table(sweep: Sweep) -> str:
     columns = ["trial_index", *sweep.params, "stop_reason", "epochs", "best_epoch",
                "best_val_loss"]  # fmt: skip
-    head = "".join(f"<th>{c}</th>" for c in columns)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     ordered = sorted(sweep.trials, key=lambda t: (not _finite(t["best_val_loss"]),
                                                   t["best_val_loss"] or 0))  # fmt: skip
     rows = [
@@ -460,17 +536,18 @@ def _trials_table(sweep: Sweep) -> str:
 def write(folder: SweepFolder) -> str:
     """Render the report and its PNGs into the sweep folder; returns the report's location."""
     sweep = read(folder)
+    importance = importances(sweep)  # seconds for a large sweep: for the figure and the grid
     figures = {
         "curves": curves_figure(sweep),
         "best": best_figure(sweep),
         "parallel": parallel_figure(sweep),
-        "importance": importance_figure(importances(sweep)),
+        "importance": importance_figure(importance),
     }
     images = {key: _png(fig) for key, fig in figures.items()}
     for key, png in images.items():
         folder.write_bytes(FIGURES[key], png)
     best_json = json.loads(folder.read_text(BEST)) if folder.has(BEST) else None
-    folder.write_bytes(REPORT, page(sweep, images, best_json).encode())
+    folder.write_bytes(REPORT, page(sweep, images, best_json, importance).encode())
     return folder.uri_of(REPORT)
 
 

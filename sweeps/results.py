@@ -20,16 +20,20 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from ray.tune import Result, ResultGrid
 
-import search_spaces
 from sweeps.config import SweepConfig
 from sweeps.stopping import ERROR, INCOMPLETE, Outcome, outcome
-from sweeps.storage import SweepFolder
+from sweeps.storage import SweepFolder, load_study
 from sweeps.watchdog import timeouts
 from trainable.run import checkpoint_test_metrics
 
 TRIALS, EPOCHS, BEST = "trials.parquet", "epochs.parquet", "best.json"
 PROGRESS = "progress.csv"  # Ray's CSV log of a trial's reports
 EPOCH_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
+# The columns of trials.parquet besides the hyperparameters, which sit after the first two.
+TRIAL_COLUMNS = (
+    "trial_id", "trial_index", "status", "stop_reason", "epochs", "best_val_loss", "best_epoch",
+    "error",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -38,15 +42,17 @@ class SweepResults:
     epochs: pa.Table
     best: dict[str, Any] | None
     interrupted: bool  # trials left to run: no model was chosen or tested
+    folder: str  # the sweep folder's URI
 
 
 def collect(
-    grid: ResultGrid, cfg: SweepConfig, hung: dict[str, int]
+    grid: ResultGrid, cfg: SweepConfig, hung: dict[str, int], searched: list[str]
 ) -> tuple[list[tuple[Result, dict]], list[dict]]:
     """(Ray result, trial row) pairs and the epoch rows, ordered by trial index then epoch.
 
     ``hung`` names the trials that ``--trial-timeout`` stopped (by folder): one that ended in
-    error after that is recorded as stopped by the timeout.
+    error after that is recorded as stopped by the timeout. ``searched`` names the
+    hyperparameters, which get a column each.
     """
     trials, epoch_rows = [], []
     for result in grid:
@@ -62,7 +68,7 @@ def collect(
         trials.append((result, {
             "trial_id": trial_id,
             "trial_index": config.get("trial_index"),
-            **hyperparameters(config),
+            **hyperparameters(config, searched),
             "status": ended.status,
             "stop_reason": ended.reason,
             "epochs": len(history),
@@ -81,9 +87,18 @@ def error_line(error: BaseException) -> str:
     return f"{type(cause).__name__}: {lines[0] if lines else ''}"
 
 
-def hyperparameters(config: dict[str, Any]) -> dict[str, Any]:
-    """The searched part of a trial config (the rest is shared by every trial)."""
-    return {k: v for k, v in config.items() if k in search_spaces.HYPERPARAMETERS}
+def hyperparameters(config: dict[str, Any], searched: list[str]) -> dict[str, Any]:
+    """The searched part of a trial config (a conditional one it lacks is left out)."""
+    return {name: config[name] for name in searched if name in config}
+
+
+def searched_names(folder: SweepFolder) -> list[str]:
+    """The hyperparameters the study's trials were given, in the order the space suggests
+    them: the journal is the record of what was searched (``batch_size``, say, is a setting
+    of every trial config whether searched or not)."""
+    study = load_study(folder)
+    trials = study.get_trials(deepcopy=False) if study else []
+    return list(dict.fromkeys(name for trial in trials for name in trial.distributions))
 
 
 def _history(result: Result) -> list[dict[str, Any]]:
@@ -128,7 +143,7 @@ def best_trial(trials: list[tuple[Result, dict]]) -> tuple[Result, dict] | None:
 
 
 def evaluate_best(
-    result: Result, row: dict, epoch_rows: list[dict], folder: SweepFolder
+    result: Result, row: dict, epoch_rows: list[dict], folder: SweepFolder, searched: list[str]
 ) -> dict[str, Any]:
     """Test the best trial's best-validation weights: the only time the test split is read."""
     with result.checkpoint.as_directory() as directory:
@@ -144,7 +159,10 @@ def evaluate_best(
     return {
         "trial_id": row["trial_id"],
         "trial_index": row["trial_index"],
-        "config": hyperparameters(result.config),
+        "config": hyperparameters(result.config, searched),
+        "model": result.config["model"],
+        "model_args": result.config["model_args"],
+        "dataset": result.config["dataset"],
         "best_epoch": row["best_epoch"],
         "val_loss": row["best_val_loss"],
         "val_acc": at_best.get("val_acc"),
@@ -159,7 +177,8 @@ def write(grid: ResultGrid, cfg: SweepConfig, folder: SweepFolder) -> SweepResul
     A sweep extended with a larger ``--num-trials`` runs its new trials as a new Ray
     experiment in the same folder; the trials of the earlier runs keep their rows.
     """
-    pairs, new_epochs = collect(grid, cfg, timeouts(folder))
+    searched = searched_names(folder)
+    pairs, new_epochs = collect(grid, cfg, timeouts(folder), searched)
     ran = {row["trial_id"] for _, row in pairs}
     earlier = [row for row in read_table(folder, TRIALS) if row["trial_id"] not in ran]
     rows = sorted(
@@ -178,12 +197,15 @@ def write(grid: ResultGrid, cfg: SweepConfig, folder: SweepFolder) -> SweepResul
     statuses = [row["status"] for row in rows]
     interrupted = len(statuses) < cfg.num_trials or INCOMPLETE in statuses
     # The test split is read once, for the final choice: never for an unfinished sweep.
-    best = None if interrupted else _best(pairs, epoch_rows, folder)
-    return SweepResults(trials, epochs, best, interrupted)
+    best = None if interrupted else _best(pairs, epoch_rows, folder, searched)
+    return SweepResults(trials, epochs, best, interrupted, folder.uri)
 
 
 def _best(
-    pairs: list[tuple[Result, dict]], epoch_rows: list[dict], folder: SweepFolder
+    pairs: list[tuple[Result, dict]],
+    epoch_rows: list[dict],
+    folder: SweepFolder,
+    searched: list[str],
 ) -> dict[str, Any] | None:
     """The best trial of this run, unless an earlier run of the sweep already found better."""
     earlier = json.loads(folder.read_text(BEST)) if folder.has(BEST) else None
@@ -192,7 +214,7 @@ def _best(
         return earlier  # already tested; the test split is not read again
     if chosen is None:
         return None
-    best = evaluate_best(*chosen, epoch_rows, folder)
+    best = evaluate_best(*chosen, epoch_rows, folder, searched)
     folder.write_bytes(BEST, json.dumps(best, indent=2).encode())
     return best
 
@@ -207,7 +229,7 @@ def read_table(folder: SweepFolder, filename: str) -> list[dict[str, Any]]:
 def _table(rows: list[dict[str, Any]]) -> pa.Table:
     """Rows to a table with every column any row has (conditional hyperparameters: null)."""
     keys = list(dict.fromkeys(key for row in rows for key in row))
-    params = [key for key in keys if key in search_spaces.HYPERPARAMETERS]
+    params = [key for key in keys if key not in TRIAL_COLUMNS]
     columns = keys[:2] + params + [key for key in keys[2:] if key not in params]
     return pa.Table.from_pylist([{key: row.get(key) for key in columns} for row in rows])
 

@@ -22,13 +22,14 @@ import optuna
 import ray
 from ray._private import ray_constants
 
-from search_spaces import SpaceError
+from search_spaces import SpaceError, Vocabulary
 from sweeps import cluster, config
 from sweeps.config import ConfigError, SweepConfig
-from sweeps.space import SpaceInfo, check_space
+from sweeps.space import TRIAL_INDEX, SpaceInfo, check_space
 from sweeps.storage import SweepFolder
-from trainable import TrialConfigError
-from trainable.sources import DataError, read
+from trainable import TrialConfigError, preflight, user_code
+from trainable.sources import DataError
+from trainable.user_code import UserCodeError
 
 if TYPE_CHECKING:
     from ray import tune
@@ -52,7 +53,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 SAVED_CONFIG = "sweep.json"
 SAVED_SPACE = "space.yaml"  # a YAML search space as the sweep started with it
 RESUMABLE = frozenset({"name", "storage", "address", "resume", "dashboard"})
-USER_ERRORS = (ConfigError, SpaceError, DataError, TrialConfigError)
+USER_ERRORS = (ConfigError, SpaceError, DataError, TrialConfigError, UserCodeError)
 T = TypeVar("T")
 # What a sweep imports once its input is checked, while Ray starts: torch, Ray Tune, TensorBoard,
 # matplotlib, and scikit-learn for the report's fANOVA (about 3.5 s on 2 cores). Checking the
@@ -68,6 +69,7 @@ class Plan:
     folder: SweepFolder
     space: SpaceInfo
     new_trials: int  # trials this run proposes afresh; 0: continue Ray's saved experiment
+    runtime_env: dict[str, Any]  # what Ray ships to workers on a cluster: the user's code
 
 
 def prepare(cfg: SweepConfig) -> Plan:
@@ -81,7 +83,8 @@ def prepare(cfg: SweepConfig) -> Plan:
             f"sweep {cfg.name!r} already exists in {folder.storage}; "
             "continue it with --resume or choose another --name"
         )
-    space = check_space(cfg.space, cfg.trial_settings())
+    settings = cfg.trial_settings()
+    space = check_space(cfg.space, settings, Vocabulary.of(cfg.model))
     edited = (
         cfg.resume
         and space.text is not None
@@ -93,9 +96,22 @@ def prepare(cfg: SweepConfig) -> Plan:
             f"search space file {cfg.space} changed since sweep {cfg.name!r} started; "
             f"restore it (a copy is in {folder.uri_of(SAVED_SPACE)}) or start a new sweep"
         )
-    read(cfg.dataset, cfg.label, cfg.seed)
+    preflight.check({**settings, **space.first, TRIAL_INDEX: 0})
     folder.ensure_writable()
-    return Plan(cfg, folder, space, new_trials)
+    return Plan(cfg, folder, space, new_trials, runtime_env(cfg))
+
+
+def runtime_env(cfg: SweepConfig) -> dict[str, Any]:
+    """The user's model and data code, shipped to every worker of a cluster (``py_modules``).
+
+    On the local Ray the workers read the same files (and the driver's folder is on their
+    path); installed code is on every node already. The search space runs in the driver only.
+    """
+    if not (cfg.address or os.environ.get("RAY_ADDRESS")):
+        return {}
+    references = [ref for ref in (cfg.model, cfg.dataset) if user_code.is_reference(ref)]
+    shipped = {str(path) for ref in references if (path := user_code.source_file(ref))}
+    return {"py_modules": sorted(shipped)} if shipped else {}
 
 
 def _resumed(cfg: SweepConfig, folder: SweepFolder) -> tuple[SweepConfig, int]:
@@ -141,10 +157,11 @@ def _resumed(cfg: SweepConfig, folder: SweepFolder) -> tuple[SweepConfig, int]:
 
 
 @contextlib.contextmanager
-def ray_session(cfg: SweepConfig) -> Iterator[None]:
+def ray_session(cfg: SweepConfig, runtime_env: dict[str, Any]) -> Iterator[None]:
     """Join ``--address`` (or RAY_ADDRESS), or start Ray locally; reuse one already started.
 
     A local Ray listens on 127.0.0.1 only, and starts its dashboard only for ``--dashboard``.
+    ``runtime_env`` is the job's: what every worker gets before a trial starts.
     """
     if ray.is_initialized():
         yield
@@ -156,6 +173,7 @@ def ray_session(cfg: SweepConfig) -> Iterator[None]:
         include_dashboard=cfg.dashboard,
         dashboard_host="127.0.0.1",
         logging_level=logging.WARNING,
+        runtime_env=runtime_env or None,
     )
     if cfg.dashboard:
         url = context.dashboard_url
@@ -181,7 +199,7 @@ def listen_on_loopback() -> None:
 def run(plan: Plan) -> SweepResults:
     cfg, folder = plan.cfg, plan.folder
     imported = in_background(import_modules, SWEEP_MODULES)
-    with ray_session(cfg):
+    with ray_session(cfg, plan.runtime_env):
         imported.result()
         from sweeps import tuner
 
@@ -252,6 +270,10 @@ def summary(outcome: SweepResults, folder: SweepFolder) -> str:
     return "\n".join(lines)
 
 
+def started(folder: SweepFolder) -> str:
+    return f"Sweep {folder.name} in {folder.uri}\n{watch(folder)}"
+
+
 def watch(folder: SweepFolder) -> str:
     return f"TensorBoard: python -m sweeps.tensorboard {folder.uri}"
 
@@ -266,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     atexit.register(gc.freeze)
     try:
         plan = prepare(config.parse(argv))
-        print(f"Sweep {plan.folder.name} in {plan.folder.uri}\n{watch(plan.folder)}", flush=True)
+        print(started(plan.folder), flush=True)
         outcome = run(plan)
     except USER_ERRORS as err:
         print(f"error: {err}", file=sys.stderr)

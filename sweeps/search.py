@@ -46,7 +46,7 @@ class SweepSearch(OptunaSearch):
 
     def __init__(
         self,
-        space: str,
+        space: SweepSpace,
         *,
         seed: int,
         folder: SweepFolder,
@@ -57,7 +57,7 @@ class SweepSearch(OptunaSearch):
         self.seed, self.max_epochs, self.patience = seed, max_epochs, patience
         self.folder = folder
         super().__init__(
-            space=SweepSpace(space),
+            space=space,
             metric="val_loss",
             mode="min",
             sampler=tpe_sampler(seed),

@@ -13,9 +13,15 @@ import optuna
 import yaml
 
 import search_spaces
-from trainable import TrialConfig, TrialConfigError
+from search_spaces import SpaceError, Vocabulary
+from trainable import TrialConfig, TrialConfigError, user_code
 
 TRIAL_INDEX = "trial_index"  # the Optuna trial number, in every trial config
+KIND = {
+    optuna.distributions.CategoricalDistribution: "categorical",
+    optuna.distributions.IntDistribution: "int",
+    optuna.distributions.FloatDistribution: "float",
+}
 
 
 class SweepSpace:
@@ -23,33 +29,35 @@ class SweepSpace:
 
     Ray pickles the searcher into the experiment state, and a space compiled from YAML is a
     closure: it pickles as its source, and a YAML space as the text it had when the sweep
-    started, so a resumed sweep searches the same space even if the file was edited since.
+    started, so a resumed sweep searches the same space even if the file was edited since. A
+    define-by-run function of the user's pickles as its import path.
     """
 
-    def __init__(self, source: str, text: str | None = None) -> None:
-        self.source = source
-        self.text = text if text is not None else yaml_text(source)
+    def __init__(self, source: str, vocabulary: Vocabulary, text: str | None = None) -> None:
+        self.source, self.vocabulary = source, vocabulary
+        self.text = text if text is not None else yaml_text(source, vocabulary)
         if self.text is None:
             self.space = search_spaces.get(source)
         else:
-            self.space = search_spaces.compile_space(yaml.safe_load(self.text), source=source)
+            spec = yaml.safe_load(self.text)
+            self.space = search_spaces.compile_space(spec, source=source, vocabulary=vocabulary)
 
     def __call__(self, trial: optuna.Trial) -> dict[str, int]:
         self.space(trial)
         return {TRIAL_INDEX: trial.number}
 
-    def __getstate__(self) -> dict[str, str | None]:
-        return {"source": self.source, "text": self.text}
+    def __getstate__(self) -> dict[str, Any]:
+        return {"source": self.source, "vocabulary": self.vocabulary, "text": self.text}
 
-    def __setstate__(self, state: dict[str, str | None]) -> None:
-        self.__init__(state["source"], state["text"])
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["source"], state["vocabulary"], state["text"])
 
 
-def yaml_text(source: str) -> str | None:
-    """The text of a YAML space file (None for a registered space), or a one-line SpaceError."""
+def yaml_text(source: str, vocabulary: Vocabulary) -> str | None:
+    """The text of a YAML space file (None for another space), or a one-line SpaceError."""
     if not source.lower().endswith(search_spaces.YAML_SUFFIXES):
         return None
-    search_spaces.get(source)  # the file's own checks: missing, unreadable, bad YAML
+    search_spaces.get(source, vocabulary)  # the file's own checks: missing, bad YAML, names
     return Path(source).read_text(encoding="utf-8")
 
 
@@ -59,26 +67,36 @@ class SpaceInfo:
 
     distributions: dict[str, optuna.distributions.BaseDistribution]  # every hyperparameter
     always: list[str]  # those every draw suggested (conditional ones are left out)
-    text: str | None  # a YAML space's text as it was read; None for a registered space
+    text: str | None  # a YAML space's text as it was read; None for another space
+    first: dict[str, Any]  # the first draw's values: the config the driver builds once
+    vocabulary: Vocabulary  # the names it was checked against
 
 
-def check_space(source: str, settings: dict[str, Any], draws: int = 64) -> SpaceInfo:
+def check_space(
+    source: str, settings: dict[str, Any], vocabulary: Vocabulary, draws: int = 64
+) -> SpaceInfo:
     """Fail before Ray starts if the space can propose a config the trainable would reject.
 
-    Random draws reveal every distribution the space uses (on the branches they take); each
-    distribution's extremes, and each categorical choice, must make a valid trial config.
+    Random draws reveal every distribution the space uses (on the branches they take). Each
+    name must be one the loop or the model takes, with a type it admits and not fixed by
+    ``model_args`` too; each distribution's extremes, and each categorical choice, must make
+    a valid trial config.
     """
-    space = SweepSpace(source)
+    space = SweepSpace(source, vocabulary)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     seen: dict[str, optuna.distributions.BaseDistribution] = {}
     always: set[str] | None = None
+    first: dict[str, Any] | None = None
     for _ in range(draws):
         trial = study.ask()
-        space(trial)
+        _draw(space, trial)
+        first = dict(trial.params) if first is None else first
         seen.update(trial.distributions)
         always = set(trial.distributions) if always is None else always & set(trial.distributions)
         study.tell(trial, 0.0)
+    fixed = settings.get("model_args", {})
     for name, distribution in seen.items():
+        _check_name(source, name, distribution, vocabulary, fixed)
         if isinstance(distribution, optuna.distributions.CategoricalDistribution):
             values = distribution.choices
         else:
@@ -88,4 +106,35 @@ def check_space(source: str, settings: dict[str, Any], draws: int = 64) -> Space
                 TrialConfig.parse({**settings, name: value})
             except TrialConfigError as err:
                 raise TrialConfigError(f"search space {source!r}: {err}") from None
-    return SpaceInfo(seen, [name for name in seen if name in (always or ())], space.text)
+    names = [name for name in seen if name in (always or ())]
+    return SpaceInfo(seen, names, space.text, first or {}, vocabulary)
+
+
+def _draw(space: SweepSpace, trial: optuna.Trial) -> None:
+    try:
+        space(trial)
+    except Exception as err:
+        raise user_code.raised("search space", space.source, err) from None
+
+
+def _check_name(
+    source: str,
+    name: str,
+    distribution: optuna.distributions.BaseDistribution,
+    vocabulary: Vocabulary,
+    fixed: dict[str, Any],
+) -> None:
+    if not vocabulary.knows(name):
+        raise SpaceError(f"search space {source!r}: {vocabulary.unknown(name)}")
+    if name in fixed:
+        raise SpaceError(
+            f"search space {source!r} searches {name!r}, which model_args fixes too; "
+            "drop one of them"
+        )
+    kind = KIND.get(type(distribution), "categorical")
+    allowed = vocabulary.kinds(name)
+    if kind not in allowed:
+        wanted = " or ".join(allowed) if allowed else "a fixed value in model_args"
+        raise SpaceError(
+            f"search space {source!r}: {name!r} is suggested as {kind}; it takes {wanted}"
+        )

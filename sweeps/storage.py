@@ -9,6 +9,7 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
+import optuna
 import pyarrow as pa
 import pyarrow.fs as pafs
 from optuna.storages import JournalStorage
@@ -187,6 +188,16 @@ class SweepFolder:
 def journal_storage(folder: SweepFolder) -> JournalStorage:
     """Optuna's storage over the sweep's journal file."""
     return JournalStorage(SweepJournal(folder))
+
+
+def load_study(folder: SweepFolder) -> optuna.Study | None:
+    """The sweep's Optuna study, or None before the searcher first wrote the journal."""
+    if not folder.has(JOURNAL):
+        return None
+    try:
+        return optuna.load_study(study_name=STUDY, storage=journal_storage(folder))
+    except KeyError:  # a journal without the study yet
+        return None
 
 
 class SweepJournal(JournalFileBackend):

@@ -23,7 +23,7 @@ from ray.tune.search import ConcurrencyLimiter
 
 from sweeps.config import SweepConfig
 from sweeps.search import SweepSearch
-from sweeps.space import SpaceInfo
+from sweeps.space import SpaceInfo, SweepSpace
 from sweeps.stopping import SweepStopper
 from sweeps.storage import STUDY, SweepFolder
 from sweeps.tensorboard import TensorBoardLogger
@@ -110,7 +110,8 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, num_trials: i
     a larger ``--num-trials`` adds; the searcher continues the study in the sweep's journal.
     """
     searcher = SweepSearch(
-        cfg.space, seed=cfg.seed, folder=folder, study_name=STUDY,
+        SweepSpace(cfg.space, space.vocabulary, space.text),
+        seed=cfg.seed, folder=folder, study_name=STUDY,
         max_epochs=cfg.max_epochs, patience=cfg.patience,
     )  # fmt: skip
     scheduler = NewestFirstASHA(

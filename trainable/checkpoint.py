@@ -1,10 +1,11 @@
 """One self-describing checkpoint bundle per save: written atomically, loaded without pickle code.
 
 A bundle holds the model, optimizer and scheduler states, the epoch, the best validation loss
-with the weights that reached it, the PRNG states, the trial config and a format version. The
-file is ``{format_version, sha256, payload}`` with the bundle serialised in ``payload``, so a
-damaged or half-copied file (a bit flip in a weight included) is detected on load, and
-:func:`load_first_good` can fall back to an older checkpoint.
+with the weights that reached it, the PRNG states, the trial config (which names the model's
+factory, by registered name or import path, and its arguments, so the bundle alone rebuilds
+the model) and a format version. The file is ``{format_version, sha256, payload}`` with the
+bundle serialised in ``payload``, so a damaged or half-copied file (a bit flip in a weight
+included) is detected on load, and :func:`load_first_good` can fall back to an older checkpoint.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import torch
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 FILENAME = "bundle.pt"
 
 

@@ -8,20 +8,27 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PositiveInt,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
     ValidationError,
-    ValidationInfo,
     field_validator,
+    model_validator,
 )
 
-# The names trainable.optim and trainable.models build (a test keeps them in step), spelled out
-# so that a config, or a search space (search_spaces.hyperparameters reads them here), is checked
-# without importing torch: the sweep's driver validates everything first, and imports torch
-# while Ray starts.
+# The lecture's optimizers and activations (trainable.optim and trainable.activations build them;
+# a test keeps them in step), spelled out so that a config, or a search space, is checked without
+# importing torch: the sweep's driver validates everything first, and imports torch while Ray
+# starts. trainable.optim also takes any other torch.optim optimizer by its lower-case name.
 CHOICES = {
     "optimizer": ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"),
     "activation": ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "maxout", "gelu", "silu"),
 }
+ACTIVATION = "activation"
+# Hyperparameter values cross into Ray and Optuna: plain JSON scalars only.
+Scalar = StrictBool | StrictInt | StrictFloat | StrictStr | None
 
 
 class TrialConfigError(ValueError):
@@ -29,43 +36,65 @@ class TrialConfigError(ValueError):
 
 
 class TrialConfig(BaseModel):
-    """Hyperparameters (searched) and settings (fixed by the sweep) of one trial."""
+    """One trial: the loop's hyperparameters and settings, and the model to train.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    The model is ``model`` (a registered name or an import path, see :mod:`trainable.factory`)
+    built with the fixed ``model_args`` and with every key this config has beyond its fields:
+    the model's searched hyperparameters (``activation``, ``dropout``, ``hidden_size``, ...).
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True, protected_namespaces=())
 
     optimizer: str = "adam"
     lr: float = Field(1e-3, gt=0)
     gamma: float = Field(1.0, gt=0, le=1)
-    activation: str = "relu"
     momentum: float = Field(0.9, ge=0, lt=1)
     weight_decay: float = Field(0.0, ge=0)
-    hidden: tuple[PositiveInt, ...] = (128, 128)
-    hidden_size: int | None = Field(None, ge=1)
-    num_layers: int | None = Field(None, ge=1)
+    batch_size: int = Field(32, ge=1)
 
+    model: str = "mlp"
+    model_args: dict[str, Any] = Field(default_factory=dict)
     dataset: str = "digits"
     label: str | None = None
-    batch_size: int = Field(32, ge=1)
     max_epochs: int = Field(20, ge=1)
     seed: int = 0
     trial_index: int = Field(0, ge=0)
 
-    @field_validator("optimizer", "activation")
+    @field_validator("optimizer")
     @classmethod
-    def _registered(cls, name: str, info: ValidationInfo) -> str:
-        choices = CHOICES[info.field_name]
-        if name not in choices:
-            raise ValueError(f"unknown {info.field_name} {name!r}; valid: {', '.join(choices)}")
+    def _known_optimizer(cls, name: str) -> str:
+        if name in CHOICES["optimizer"]:
+            return name
+        from trainable.optim import optimizer_names  # imports torch: only for other names
+
+        valid = optimizer_names()
+        if name not in valid:
+            raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(valid)}")
         return name
 
+    @model_validator(mode="after")
+    def _model_hyperparameters(self) -> TrialConfig:
+        extra = self.model_extra or {}
+        for key, value in extra.items():
+            if not key.isidentifier():
+                raise ValueError(f"hyperparameter name {key!r} is not an identifier")
+            try:
+                TypeAdapter(Scalar).validate_python(value)
+            except ValidationError:
+                raise ValueError(
+                    f"hyperparameter {key} must be a number, string, bool or null, got {value!r}"
+                ) from None
+        activation = extra.get(ACTIVATION)
+        if isinstance(activation, str) and activation not in CHOICES[ACTIVATION]:
+            raise ValueError(
+                f"unknown activation {activation!r}; valid: {', '.join(CHOICES[ACTIVATION])}"
+            )
+        return self
+
     @property
-    def hidden_layers(self) -> tuple[int, ...]:
-        """Searched ``hidden_size``/``num_layers`` override the sweep's fixed ``hidden``."""
-        if self.hidden_size is None and self.num_layers is None:
-            return self.hidden
-        size = self.hidden_size or (self.hidden[0] if self.hidden else 128)
-        layers = self.num_layers if self.num_layers is not None else len(self.hidden)
-        return (size,) * layers
+    def model_hyperparameters(self) -> dict[str, Any]:
+        """The searched hyperparameters the model takes (everything beyond the loop's fields)."""
+        return dict(self.model_extra or {})
 
     @classmethod
     def parse(cls, config: dict[str, Any]) -> TrialConfig:

@@ -1,23 +1,37 @@
-"""Datasets (see :mod:`trainable.sources`) as seeded, standardised train/validation/test tensors.
+"""A dataset as seeded train/validation/test parts: resident tensors, or Datasets for a DataLoader.
 
-Validation picks models; the test split is read once, after the sweep.
+Built-in sources and table files (see :mod:`trainable.sources`) and a user's loader returning
+features and labels become a :class:`Split` of tensors that stay on the trial's device, batched
+by index slicing. A user's map-style ``torch.utils.data.Dataset`` becomes a
+:class:`DatasetSplit`, batched by a DataLoader. A loader may also return its own
+``{"train": ..., "val": ..., "test": ...}`` parts; then no split is drawn. Tabular (2-D)
+features are standardised with training statistics only; images and Datasets are left as they
+are. Validation picks models; the test split is read once, after the sweep.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset, TensorDataset
 
-from trainable.sources import read
+from trainable import user_code
+from trainable.factory import DataFacts
+from trainable.sources import DataError, read
+
+PARTS = ("train", "val", "test")
+EVAL_CHUNK = 8192  # rows per forward pass when evaluating resident tensors
+Batches = Iterator[tuple[torch.Tensor, torch.Tensor]]
 
 
 @dataclass(frozen=True)
 class Split:
-    """Features (float32) and integer labels of the three splits, on one device."""
+    """Features and integer labels of the three splits as tensors, on one device."""
 
     x_train: torch.Tensor
     y_train: torch.Tensor
@@ -28,8 +42,12 @@ class Split:
     classes: tuple[str, ...]
 
     @property
+    def facts(self) -> DataFacts:
+        return DataFacts(len(self.classes), tuple(self.x_train.shape[1:]))
+
+    @property
     def num_features(self) -> int:
-        return self.x_train.shape[1]
+        return self.facts.num_features
 
     @property
     def num_classes(self) -> int:
@@ -43,6 +61,75 @@ class Split:
         }
         return Split(**moved, classes=self.classes)
 
+    def train_batches(self, batch_size: int, generator: torch.Generator) -> Batches:
+        """Shuffled mini-batches of the training rows, sliced on the device."""
+        x, y = self.x_train, self.y_train
+        return ((x[i], y[i]) for i in batches(len(y), batch_size, generator, x.device))
+
+    def eval_batches(self, part: str) -> Batches:
+        x, y = getattr(self, f"x_{part}"), getattr(self, f"y_{part}")
+        return (
+            (x[s : s + EVAL_CHUNK], y[s : s + EVAL_CHUNK]) for s in range(0, len(y), EVAL_CHUNK)
+        )
+
+    def sample(self, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x_train[:rows], self.y_train[:rows]
+
+
+@dataclass(frozen=True)
+class DatasetSplit:
+    """Three map-style Datasets of ``(features, label)`` items, read through DataLoaders."""
+
+    train: Dataset
+    val: Dataset
+    test: Dataset
+    classes: tuple[str, ...]
+    input_shape: tuple[int, ...]
+
+    @property
+    def facts(self) -> DataFacts:
+        return DataFacts(len(self.classes), self.input_shape)
+
+    def to(self, device: torch.device | str) -> DatasetSplit:
+        return self  # batches move as they are read
+
+    def sample(self, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+        items = [self.train[i] for i in range(min(rows, len(self.train)))]
+        x, y = torch.utils.data.default_collate(items)
+        return x, y
+
+
+def loader(
+    dataset: Dataset,
+    *,
+    batch_size: int,
+    generator: torch.Generator | None,
+    workers: int,
+    device: torch.device,
+) -> DataLoader:
+    """A DataLoader over ``dataset``: shuffled by ``generator`` (training) or in order.
+
+    The generator's state is in every checkpoint, so a resumed trial draws the same order;
+    ``workers`` processes read ahead, and on a GPU batches come from pinned memory.
+    """
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=generator is not None,
+        generator=generator,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        pin_memory=device.type == "cuda",
+    )
+
+
+def on_device(batches: DataLoader, device: torch.device) -> Batches:
+    non_blocking = device.type == "cuda"
+    return (
+        (x.to(device, non_blocking=non_blocking), y.to(device, non_blocking=non_blocking))
+        for x, y in batches
+    )
+
 
 @functools.lru_cache(maxsize=4)
 def load(
@@ -52,10 +139,13 @@ def load(
     seed: int = 0,
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
-) -> Split:
+) -> Split | DatasetSplit:
     """Load ``source`` and split it; cached per process so a reused worker reads it once."""
+    fractions = (val_fraction, test_fraction)
+    if user_code.is_reference(source):
+        return _from_user(source, seed, fractions)
     features, labels, classes = read(source, label, seed)
-    return _split(features, labels, classes, seed, val_fraction, test_fraction)
+    return _split(features, labels, classes, seed, fractions)
 
 
 def batches(
@@ -66,23 +156,182 @@ def batches(
     return iter(order.split(batch_size))
 
 
+def _order(n: int, seed: int, fractions: tuple[float, float]) -> list[np.ndarray]:
+    """Seeded test, validation and training row indices."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_val, n_test = (round(n * fraction) for fraction in fractions)
+    return np.split(order, [n_test, n_test + n_val])
+
+
 def _split(
     features: np.ndarray,
     labels: np.ndarray,
     classes: tuple,
     seed: int,
-    val_fraction: float,
-    test_fraction: float,
+    fractions: tuple[float, float],
 ) -> Split:
-    n = len(labels)
-    order = np.random.default_rng(seed).permutation(n)
-    n_test, n_val = round(n * test_fraction), round(n * val_fraction)
-    test, val, train = np.split(order, [n_test, n_test + n_val])
-    # Standardise with training statistics only: the held-out splits must not leak into them.
-    mean = features[train].mean(axis=0)
-    std = features[train].std(axis=0)
-    std[std == 0] = 1.0
-    x = torch.from_numpy(((features - mean) / std).astype(np.float32))
+    test, val, train = _order(len(labels), seed, fractions)
+    x = _standardised(features, train)
     y = torch.from_numpy(labels.astype(np.int64))
     train, val, test = (torch.from_numpy(part) for part in (train, val, test))
     return Split(x[train], y[train], x[val], y[val], x[test], y[test], classes)
+
+
+def _standardised(features: np.ndarray, train: np.ndarray) -> torch.Tensor:
+    """Tabular features scaled with training statistics only (held-out rows must not leak into
+    them); other shapes (images) as float32, unchanged."""
+    if features.ndim != 2:
+        return torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
+    mean = features[train].mean(axis=0)
+    std = features[train].std(axis=0)
+    std[std == 0] = 1.0
+    return torch.from_numpy(((features - mean) / std).astype(np.float32))
+
+
+def _from_user(reference: str, seed: int, fractions: tuple[float, float]) -> Split | DatasetSplit:
+    fn = user_code.load(reference, "dataset")
+    try:
+        value = fn(seed=seed) if user_code.accepts(fn, "seed") else fn()
+    except Exception as err:
+        raise user_code.raised("dataset", reference, err) from err
+    if isinstance(value, Mapping):
+        return _given_parts(reference, value)
+    if _is_dataset(value):
+        test, val, train = _order(len(value), seed, fractions)
+        parts = [Subset(value, part.tolist()) for part in (train, val, test)]
+        return _dataset_split(reference, value, parts)
+    features, labels = _pair(reference, "its value", value)
+    classes = tuple(str(c) for c in range(int(labels.max()) + 1))
+    return _split(features, labels, classes, seed, fractions)
+
+
+def _given_parts(reference: str, value: Mapping) -> Split | DatasetSplit:
+    if set(value) != set(PARTS):
+        raise DataError(
+            f"dataset {reference} returned a mapping with keys {sorted(map(str, value))}; "
+            f"its keys must be exactly {', '.join(PARTS)}"
+        )
+    if any(_is_dataset(value[part]) for part in PARTS):
+        parts = [
+            value[part] if _is_dataset(value[part]) else TensorDataset(
+                *(torch.as_tensor(a) for a in _pair(reference, part, value[part]))
+            )
+            for part in PARTS
+        ]  # fmt: skip
+        return _dataset_split(reference, value["train"], parts)
+    pairs = [_pair(reference, part, value[part]) for part in PARTS]
+    shapes = {x.shape[1:] for x, _ in pairs}
+    if len(shapes) > 1:
+        raise DataError(f"dataset {reference}: train, val and test features differ in shape")
+    n = int(max(y.max() for _, y in pairs)) + 1
+    features = np.concatenate([x for x, _ in pairs])
+    labels = np.concatenate([y for _, y in pairs])
+    sizes = np.cumsum([len(y) for _, y in pairs])
+    train, val, test = np.split(np.arange(sizes[-1]), sizes[:2])
+    x = _standardised(features, train)
+    y = torch.from_numpy(labels)
+    classes = tuple(str(c) for c in range(n))
+    return Split(x[train], y[train], x[val], y[val], x[test], y[test], classes)
+
+
+def _pair(reference: str, part: str, value: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of ``(features, labels)`` arrays or tensors, checked."""
+    if not (isinstance(value, tuple | list) and len(value) == 2):
+        raise DataError(
+            f"dataset {reference}: {part} is a {type(value).__name__}; return (features, labels) "
+            "arrays or tensors, a map-style torch.utils.data.Dataset, or a mapping of "
+            "train/val/test parts"
+        )
+    features, labels = (_array(v) for v in value)
+    if features is None or labels is None:
+        raise DataError(
+            f"dataset {reference}: {part} must hold numpy arrays or tensors, got "
+            f"({type(value[0]).__name__}, {type(value[1]).__name__})"
+        )
+    if features.ndim < 2 or not np.issubdtype(features.dtype, np.number):
+        raise DataError(
+            f"dataset {reference}: {part} features must be numbers shaped (samples, ...), "
+            f"got {features.dtype} of shape {features.shape}"
+        )
+    _check_labels(reference, part, labels, len(features))
+    return features, labels.astype(np.int64)
+
+
+def _check_labels(reference: str, part: str, labels: np.ndarray, rows: int) -> None:
+    integral = np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.bool_)
+    if labels.ndim != 1 or not integral or (labels.size and labels.min() < 0):
+        raise DataError(
+            f"dataset {reference}: {part} labels must be class indices (a 1-D array of integers "
+            f">= 0), got {labels.dtype} of shape {labels.shape}; for one-hot labels use "
+            "labels.argmax(1)"
+        )
+    if len(labels) != rows:
+        raise DataError(
+            f"dataset {reference}: {part} has {rows} feature rows but {len(labels)} labels"
+        )
+    if len(labels) == 0:
+        raise DataError(f"dataset {reference}: {part} is empty")
+
+
+def _array(value: Any) -> np.ndarray | None:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        return value
+    return None
+
+
+def _is_dataset(value: Any) -> bool:
+    if isinstance(value, IterableDataset):
+        raise DataError(
+            "an IterableDataset cannot be split or shuffled by index; return a map-style "
+            "Dataset (with __len__ and __getitem__) or tensors"
+        )
+    return isinstance(value, Dataset)
+
+
+def _dataset_split(reference: str, whole: Dataset, parts: list[Dataset]) -> DatasetSplit:
+    for name, part in zip(PARTS, parts, strict=True):
+        if len(part) == 0:
+            raise DataError(f"dataset {reference}: the {name} part is empty")
+    x, _ = _item(reference, parts[0], 0)
+    return DatasetSplit(*parts, _dataset_classes(reference, whole, parts), tuple(x.shape))
+
+
+def _item(reference: str, dataset: Dataset, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    try:
+        item = dataset[index]
+    except Exception as err:
+        raise user_code.raised("dataset", f"{reference} item {index}", err) from err
+    if not (isinstance(item, tuple | list) and len(item) == 2):
+        raise DataError(
+            f"dataset {reference}: item {index} is a {type(item).__name__}; a Dataset's items "
+            "must be (features, label) pairs"
+        )
+    x, y = (torch.as_tensor(v) for v in item)
+    if y.ndim != 0 or y.is_floating_point() or y.item() < 0:
+        raise DataError(
+            f"dataset {reference}: the label of item {index} must be a class index (an int "
+            f">= 0), got {item[1]!r}"
+        )
+    return x, y
+
+
+def _dataset_classes(reference: str, whole: Dataset, parts: list[Dataset]) -> tuple[str, ...]:
+    """The class names: the Dataset's ``classes``, or read off its labels.
+
+    ``targets`` (as torchvision's datasets have) gives the labels at once; otherwise every item
+    is read once, so a Dataset with ``classes`` or ``targets`` starts faster.
+    """
+    classes = getattr(whole, "classes", None)
+    if classes is not None:
+        return tuple(str(c) for c in classes)
+    targets = getattr(whole, "targets", None)
+    if targets is not None:
+        labels = np.asarray(targets)
+        _check_labels(reference, "targets", labels, len(labels))
+    else:
+        labels = np.array(
+            [int(_item(reference, part, i)[1]) for part in parts for i in range(len(part))]
+        )
+    return tuple(str(c) for c in range(int(labels.max()) + 1))

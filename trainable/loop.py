@@ -1,17 +1,18 @@
-"""One epoch of mini-batch training and one pass of evaluation, on tensors already on the device.
+"""One epoch of mini-batch training and one pass of evaluation, over batches on the device.
 
-A training epoch keeps each batch's loss and predictions on the device and reduces them once at
-its end: no per-batch bookkeeping ops, and a GPU is not synchronised after every batch.
+Batches are ``(features, labels)`` pairs already on the model's device: index slices of
+resident tensors, or a DataLoader's batches (see :mod:`trainable.data`). A training epoch keeps
+each batch's loss and predictions on the device and reduces them once at its end: no per-batch
+bookkeeping ops, and a GPU is not synchronised after every batch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-
-from trainable.data import batches
 
 _loss = nn.CrossEntropyLoss(reduction="sum")
 
@@ -24,43 +25,41 @@ class EpochMetrics:
 
 def train_epoch(
     model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     optimizer: torch.optim.Optimizer,
-    batch_size: int,
-    generator: torch.Generator,
 ) -> EpochMetrics:
-    """One pass over ``x`` in shuffled mini-batches; metrics are the per-batch training values."""
+    """One pass over the batches; metrics are the per-batch training values, weighted by size."""
     model.train()
     losses, predictions, targets = [], [], []
-    for index in batches(len(y), batch_size, generator, x.device):
-        xb, yb = x[index], y[index]
-        logits = model(xb)
-        loss = nn.functional.cross_entropy(logits, yb)
+    for xb, yb in batches:
+        scores = model(xb)
+        loss = nn.functional.cross_entropy(scores, yb)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         # Kept as they are; the epoch's totals are reduced once, after the last batch.
         losses.append(loss.detach())
-        predictions.append(logits.detach().argmax(dim=1))
+        predictions.append(scores.detach().argmax(dim=1))
         targets.append(yb)
-    sizes = torch.tensor([len(t) for t in targets], device=x.device)
+    counts = [len(t) for t in targets]
+    rows = sum(counts)
+    sizes = torch.tensor(counts, device=losses[0].device)
     total_loss = (torch.stack(losses) * sizes).sum()
     hits = (torch.cat(predictions) == torch.cat(targets)).sum()
-    return EpochMetrics(total_loss.item() / len(y), hits.item() / len(y))
+    return EpochMetrics(total_loss.item() / rows, hits.item() / rows)
 
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 8192
+    model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]
 ) -> EpochMetrics:
-    """Mean loss and accuracy over ``x``, in large chunks to bound memory on big splits."""
+    """Mean loss and accuracy over the batches (chunks of a split bound the memory)."""
     model.eval()
-    total_loss = torch.zeros((), device=x.device)
-    hits = torch.zeros((), device=x.device, dtype=torch.long)
-    for start in range(0, len(y), batch_size):
-        logits = model(x[start : start + batch_size])
-        target = y[start : start + batch_size]
-        total_loss += _loss(logits, target)
-        hits += (logits.argmax(dim=1) == target).sum()
-    return EpochMetrics(total_loss.item() / len(y), hits.item() / len(y))
+    total_loss, hits, rows = None, None, 0
+    for xb, yb in batches:
+        scores = model(xb)
+        loss, hit = _loss(scores, yb), (scores.argmax(dim=1) == yb).sum()
+        total_loss = loss if total_loss is None else total_loss + loss
+        hits = hit if hits is None else hits + hit
+        rows += len(yb)
+    return EpochMetrics(total_loss.item() / rows, hits.item() / rows)

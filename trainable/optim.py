@@ -1,7 +1,13 @@
-"""Optimizers from plain mini-batch SGD to its adaptive descendants, and the ExponentialLR decay."""
+"""Optimizers from plain mini-batch SGD to its adaptive descendants, and the ExponentialLR decay.
+
+The lecture's seven are named here (momentum and nesterov are SGD with those options); any
+other ``torch.optim`` optimizer is taken by its lower-case class name (``nadam``, ``radam``, ...).
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Iterable
 
 import torch
@@ -24,6 +30,9 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
 }
 
 USES_MOMENTUM = frozenset({"momentum", "nesterov"})
+# torch.optim classes the loop cannot drive: LBFGS steps with a closure, SparseAdam takes only
+# sparse gradients, and Muon only 2-D parameters (every model here has biases).
+UNSUITABLE = frozenset({"lbfgs", "sparseadam", "muon"})
 
 # Devices where torch has a fused kernel for the optimizer: one update for all the parameters
 # instead of several small ops per parameter (Adam's epoch on digits: 30 -> 22 ms on a CPU).
@@ -34,12 +43,30 @@ FUSED_DEVICES: dict[str, frozenset[str]] = {
 }
 
 
+@functools.cache
+def torch_optimizers() -> dict[str, type[torch.optim.Optimizer]]:
+    """``torch.optim``'s optimizers the loop can drive, by lower-case class name."""
+    found = {
+        name.lower(): cls
+        for name, cls in vars(torch.optim).items()
+        if isinstance(cls, type)
+        and issubclass(cls, torch.optim.Optimizer)
+        and cls is not torch.optim.Optimizer
+    }
+    return {name: found[name] for name in sorted(found) if name not in UNSUITABLE}
+
+
+def optimizer_names() -> tuple[str, ...]:
+    """Every optimizer name a trial may use: the lecture's first, then torch's others."""
+    return (*OPTIMIZERS, *(name for name in torch_optimizers() if name not in OPTIMIZERS))
+
+
 def build_optimizer(
     name: str, params: Params, *, lr: float, weight_decay: float = 0.0, momentum: float = 0.9
 ) -> torch.optim.Optimizer:
     """``momentum`` is read only by the momentum and nesterov optimizers."""
     if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
+        return _other_optimizer(name, list(params), lr, weight_decay)
     params = list(params)
     fused = all(
         p.device.type in FUSED_DEVICES.get(name, ()) and p.is_floating_point() for p in params
@@ -51,3 +78,18 @@ def build_optimizer(
 def build_scheduler(optimizer: torch.optim.Optimizer, gamma: float) -> ExponentialLR:
     """lr_k = lr_0 * gamma**k, stepped once per epoch."""
     return ExponentialLR(optimizer, gamma=gamma)
+
+
+def _other_optimizer(
+    name: str, params: list[torch.nn.Parameter], lr: float, weight_decay: float
+) -> torch.optim.Optimizer:
+    classes = torch_optimizers()
+    if name not in classes:
+        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(optimizer_names())}")
+    cls = classes[name]
+    options: dict[str, float] = {"lr": lr}
+    if weight_decay:
+        if "weight_decay" not in inspect.signature(cls).parameters:
+            raise ValueError(f"optimizer {name} takes no weight_decay")
+        options["weight_decay"] = weight_decay
+    return cls(params, **options)

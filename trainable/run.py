@@ -11,26 +11,33 @@ from typing import Any
 
 import torch
 
-from trainable import checkpoint, data, loop, seeding
+from trainable import checkpoint, data, factory, loop, seeding
 from trainable.config import TrialConfig
-from trainable.models import build_mlp
 from trainable.optim import build_optimizer, build_scheduler
 
 
 class TrainingRun:
-    """Model, optimizer, ExponentialLR, shuffling generator and progress of one trial."""
+    """Model, optimizer, ExponentialLR, shuffling generator and progress of one trial.
 
-    def __init__(self, config: dict[str, Any] | TrialConfig, device: str | torch.device = "cpu"):
+    ``workers`` is the number of DataLoader processes reading a Dataset ahead of the loop
+    (resident tensors need none).
+    """
+
+    def __init__(
+        self,
+        config: dict[str, Any] | TrialConfig,
+        device: str | torch.device = "cpu",
+        workers: int = 0,
+    ):
         self.config = config if isinstance(config, TrialConfig) else TrialConfig.parse(config)
         self.device = torch.device(device)
+        self.workers = workers
         cfg = self.config
-        self.split = data.load(cfg.dataset, label=cfg.label, seed=cfg.seed).to(self.device)
+        self.split = load_split(cfg, self.device)
         seed = seeding.trial_seed(cfg.seed, cfg.trial_index)
         torch.manual_seed(seed)  # fixes the weight initialisation
         self.generator = seeding.seeded_generator(seed)
-        self.model = build_mlp(
-            self.split.num_features, self.split.num_classes, cfg.hidden_layers, cfg.activation
-        ).to(self.device)
+        self.model = build_model(cfg, self.split).to(self.device)
         self.optimizer = build_optimizer(
             cfg.optimizer, self.model.parameters(),
             lr=cfg.lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum,
@@ -40,6 +47,7 @@ class TrainingRun:
         self.best_val_loss = math.inf
         self.best_epoch = 0
         self.best_state: dict[str, torch.Tensor] | None = None
+        self._train_loader: torch.utils.data.DataLoader | None = None
 
     @property
     def finished(self) -> bool:
@@ -50,13 +58,9 @@ class TrainingRun:
 
         ``diverged`` is set (and the run should end) when a loss is NaN or infinite.
         """
-        split = self.split
         lr = self.optimizer.param_groups[0]["lr"]
-        train = loop.train_epoch(
-            self.model, split.x_train, split.y_train, self.optimizer,
-            self.config.batch_size, self.generator,
-        )  # fmt: skip
-        val = loop.evaluate(self.model, split.x_val, split.y_val)
+        train = loop.train_epoch(self.model, self._train_batches(), self.optimizer)
+        val = loop.evaluate(self.model, eval_batches(self.split, "val", self._loader_options()))
         self.scheduler.step()
         self.epoch += 1
         diverged = not (math.isfinite(train.loss) and math.isfinite(val.loss))
@@ -80,7 +84,23 @@ class TrainingRun:
         model = copy.deepcopy(self.model)
         if self.best_state is not None:
             model.load_state_dict(self.best_state)
-        return _test(model, self.split)
+        return _test(model, self.split, self._loader_options())
+
+    def _train_batches(self) -> data.Batches:
+        if isinstance(self.split, data.Split):
+            return self.split.train_batches(self.config.batch_size, self.generator)
+        if self._train_loader is None:
+            self._train_loader = data.loader(
+                self.split.train, generator=self.generator, **self._loader_options()
+            )
+        return data.on_device(self._train_loader, self.device)
+
+    def _loader_options(self) -> dict[str, Any]:
+        return {
+            "batch_size": self.config.batch_size,
+            "workers": self.workers,
+            "device": self.device,
+        }
 
     def state_dict(self) -> dict[str, Any]:
         """The checkpoint bundle (see :mod:`trainable.checkpoint`)."""
@@ -121,17 +141,41 @@ class TrainingRun:
         return run
 
 
+def load_split(cfg: TrialConfig, device: torch.device) -> data.Split | data.DatasetSplit:
+    return data.load(cfg.dataset, label=cfg.label, seed=cfg.seed).to(device)
+
+
+def build_model(cfg: TrialConfig, split: data.Split | data.DatasetSplit) -> torch.nn.Module:
+    """The trial's model from its factory (a name or a user's import path) and arguments."""
+    return factory.build(
+        cfg.model, searched=cfg.model_hyperparameters, fixed=cfg.model_args, facts=split.facts
+    )
+
+
+def eval_batches(
+    split: data.Split | data.DatasetSplit, part: str, options: dict[str, Any]
+) -> data.Batches:
+    if isinstance(split, data.Split):
+        return split.eval_batches(part)
+    device = options["device"]
+    return data.on_device(data.loader(getattr(split, part), generator=None, **options), device)
+
+
 def checkpoint_test_metrics(directory: str, device: str | torch.device = "cpu") -> dict[str, float]:
     """:meth:`TrainingRun.test` of a checkpoint's best-validation weights, building only the
-    model: a first optimizer costs a process about 1.6 s (torch imports its compiler then)."""
+    model: a process's first optimizer is slow to build (torch imports its compiler then)."""
+    device = torch.device(device)
     bundle = checkpoint.load(directory, map_location=device)
     cfg = TrialConfig.parse(bundle["config"])
-    split = data.load(cfg.dataset, label=cfg.label, seed=cfg.seed).to(device)
-    model = build_mlp(split.num_features, split.num_classes, cfg.hidden_layers, cfg.activation)
-    model.to(device).load_state_dict(bundle["best_model"] or bundle["model"])
-    return _test(model, split)
+    split = load_split(cfg, device)
+    model = build_model(cfg, split).to(device)
+    model.load_state_dict(bundle["best_model"] or bundle["model"])
+    options = {"batch_size": cfg.batch_size, "workers": 0, "device": device}
+    return _test(model, split, options)
 
 
-def _test(model: torch.nn.Module, split: data.Split) -> dict[str, float]:
-    metrics = loop.evaluate(model, split.x_test, split.y_test)
+def _test(
+    model: torch.nn.Module, split: data.Split | data.DatasetSplit, options: dict[str, Any]
+) -> dict[str, float]:
+    metrics = loop.evaluate(model, eval_batches(split, "test", options))
     return {"test_loss": metrics.loss, "test_acc": metrics.accuracy}

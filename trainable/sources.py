@@ -1,6 +1,7 @@
 """Dataset sources read as numpy arrays, with one-line errors for unusable data; no torch.
 
-Sources: ``digits`` (the 8x8 digits that scikit-learn ships), ``synthetic`` (a seeded
+Sources: ``digits`` (the 8x8 digits that scikit-learn ships, as 64 features),
+``digit_images`` (the same digits as 1x8x8 images scaled to [0, 1]), ``synthetic`` (a seeded
 classification problem), or a table file (.parquet, .csv, .feather/.arrow; local path or a URI
 that ``pyarrow.fs`` understands) with numeric feature columns and a label column. The sweep's
 driver checks a dataset with this module alone; :mod:`trainable.data` splits it into tensors.
@@ -16,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
-BUILTIN = ("digits", "synthetic")
+BUILTIN = ("digits", "digit_images", "synthetic")
 TABLE_SUFFIXES = (".parquet", ".csv", ".feather", ".arrow")
 DIGITS_CSV = "datasets/data/digits.csv.gz"  # in the sklearn package: 64 pixels, then the digit
 
@@ -27,8 +28,10 @@ class DataError(ValueError):
 
 def read(source: str, label: str | None, seed: int) -> tuple[np.ndarray, np.ndarray, tuple]:
     """Features, integer labels and class names of ``source`` (``seed`` draws ``synthetic``)."""
-    if source == "digits":
+    if source in ("digits", "digit_images"):
         x, y = _read_digits()
+        if source == "digit_images":
+            x = x.reshape(-1, 1, 8, 8) / 16.0  # the pixels are ink counts, 0 to 16
         return x, y, tuple(str(c) for c in range(10))
     if source == "synthetic":
         from sklearn.datasets import make_classification
@@ -42,7 +45,8 @@ def read(source: str, label: str | None, seed: int) -> tuple[np.ndarray, np.ndar
         return _read_table(source, label)
     raise DataError(
         f"unknown dataset {source!r}; valid: {', '.join(BUILTIN)}, "
-        f"or a {'/'.join(TABLE_SUFFIXES)} file with --label"
+        f"a {'/'.join(TABLE_SUFFIXES)} file with --label, "
+        "or a loader: package.module:attr or path/to/file.py:attr"
     )
 
 

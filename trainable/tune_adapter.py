@@ -35,9 +35,11 @@ class SweepTrainable(tune.Trainable):
     def setup(self, config: dict[str, Any]) -> None:
         # Ray logs every checkpoint at INFO; the sweep saves one per trial and N epochs.
         logging.getLogger("ray.train").setLevel(logging.WARNING)
-        cpus = int(self.trial_resources.head_cpus) if self.trial_resources else 1
-        torch.set_num_threads(max(1, cpus))
-        self.run = TrainingRun(config, _device())
+        cpus = max(1, int(self.trial_resources.head_cpus) if self.trial_resources else 1)
+        torch.set_num_threads(cpus)
+        # A Dataset is read by DataLoader processes on the trial's other CPUs, if it has any.
+        self.workers = cpus - 1
+        self.run = TrainingRun(config, _device(), self.workers)
 
     def step(self) -> dict[str, Any]:
         metrics = self.run.step()
@@ -64,5 +66,5 @@ class SweepTrainable(tune.Trainable):
         self.run.load_state_dict(bundle)
 
     def reset_config(self, new_config: dict[str, Any]) -> bool:
-        self.run = TrainingRun(new_config, self.run.device)
+        self.run = TrainingRun(new_config, self.run.device, self.workers)
         return True
