@@ -24,6 +24,7 @@ from sweeps.config import SweepConfig
 from sweeps.stopping import ERROR, INCOMPLETE, Outcome, outcome
 from sweeps.storage import SweepFolder, load_study
 from sweeps.watchdog import timeouts
+from trainable import user_code
 from trainable.run import checkpoint_test_metrics
 
 TRIALS, EPOCHS, BEST = "trials.parquet", "epochs.parquet", "best.json"
@@ -81,10 +82,12 @@ def collect(
 
 
 def error_line(error: BaseException) -> str:
-    """What a trial raised, in one line; the traceback is in ``error.txt`` in its folder."""
+    """What a trial raised, in one line, with the user's file:line where the error came from
+    the user's code; the traceback is in ``error.txt`` in its folder."""
     cause = getattr(error, "cause", None) or error  # Ray wraps it in a RayTaskError
     lines = str(cause).strip().splitlines()
-    return f"{type(cause).__name__}: {lines[0] if lines else ''}"
+    where = user_code.where_in(str(error))
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}" + (f" ({where})" if where else "")
 
 
 def hyperparameters(config: dict[str, Any], searched: list[str]) -> dict[str, Any]:

@@ -109,7 +109,6 @@ def loader(
 ) -> DataLoader:
     """A DataLoader over ``dataset``: shuffled by ``generator`` (training) or in order.
 
-    The generator's state is in every checkpoint, so a resumed trial draws the same order;
     ``workers`` processes read ahead, and on a GPU batches come from pinned memory.
     """
     return DataLoader(
@@ -118,7 +117,6 @@ def loader(
         shuffle=generator is not None,
         generator=generator,
         num_workers=workers,
-        persistent_workers=workers > 0,
         pin_memory=device.type == "cuda",
     )
 

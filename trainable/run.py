@@ -47,7 +47,6 @@ class TrainingRun:
         self.best_val_loss = math.inf
         self.best_epoch = 0
         self.best_state: dict[str, torch.Tensor] | None = None
-        self._train_loader: torch.utils.data.DataLoader | None = None
 
     @property
     def finished(self) -> bool:
@@ -89,11 +88,14 @@ class TrainingRun:
     def _train_batches(self) -> data.Batches:
         if isinstance(self.split, data.Split):
             return self.split.train_batches(self.config.batch_size, self.generator)
-        if self._train_loader is None:
-            self._train_loader = data.loader(
-                self.split.train, generator=self.generator, **self._loader_options()
-            )
-        return data.on_device(self._train_loader, self.device)
+        # A loader of its own each epoch, shuffled by a generator drawn from the trial's: the
+        # order then depends only on the generator's checkpointed state, as a resumed trial
+        # needs (a DataLoader kept across epochs draws its workers' seed only once).
+        epoch_generator = seeding.seeded_generator(
+            int(torch.randint(2**62, (), generator=self.generator))
+        )
+        loader = data.loader(self.split.train, generator=epoch_generator, **self._loader_options())
+        return data.on_device(loader, self.device)
 
     def _loader_options(self) -> dict[str, Any]:
         return {

@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import inspect
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -131,6 +132,14 @@ def where_raised(err: BaseException) -> str:
     own = [f for f in frames if _is_users(f.filename)]
     frame = (own or frames or [None])[-1]
     return f"{frame.filename}:{frame.lineno}" if frame else "?"
+
+
+def where_in(traceback_text: str) -> str | None:
+    """``file:line`` of the innermost frame of the user's code in a formatted traceback (as
+    Ray passes a trial's error back), or None when the user's code is not in it."""
+    frames = re.findall(r'File "([^"]+)", line (\d+)', traceback_text)
+    own = [f"{name}:{line}" for name, line in frames if _is_users(name)]
+    return own[-1] if own else None
 
 
 def raised(what: str, reference: str, err: BaseException) -> UserCodeError:
