@@ -62,8 +62,8 @@ def _argv(command: str | list[str], environment: dict[str, str]) -> list[str]:
 
 def netns_permitted() -> str | None:
     """Why namespaced hosts cannot be made here, or None."""
-    if shutil.which("ip") is None or shutil.which("unshare") is None:
-        return "needs iproute2's ip and util-linux's unshare"
+    if any(shutil.which(tool) is None for tool in ("ip", "unshare", "nsenter")):
+        return "needs iproute2's ip and util-linux's unshare and nsenter"
     probe = f"swprobe{os.getpid()}"
     made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
     if made.returncode:
@@ -303,6 +303,122 @@ def test_cluster_clients_want_the_token(cluster, environment, refused):
     code, log = network.run("sweep", status, timeout=120, **environment)
     assert (code != 0) == refused, log[-2000:]
     assert ("AuthenticationError: RPC error: InvalidAuthToken" in log) == refused, log[-2000:]
+
+
+# The user's own code: a model, the loader of its data and its search space, in files of the
+# driver's folder only. The model's parameters are filled by name (num_features and num_classes
+# from the data, width from the space).
+USER_CODE = {
+    "tiny_models.py": """\
+from torch import nn
+
+
+class TinyNet(nn.Module):
+    def __init__(self, num_features: int, num_classes: int, width: int = 8) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(num_features, width), nn.ReLU(), nn.Linear(width, num_classes)
+        )
+
+    def forward(self, x):
+        return self.layers(x)
+""",
+    "tiny_data.py": """\
+import torch
+
+
+def load(seed: int):
+    features = torch.randn(240, 6, generator=torch.Generator().manual_seed(seed))
+    return features, features[:, :3].argmax(dim=1)
+""",
+    "tiny_space.py": """\
+def space(trial):
+    trial.suggest_int("width", 4, 16)
+""",
+}
+# Tries to load the model where it runs: a worker that has neither the file nor the module
+# fails so, as a trial there would without the runtime environment.
+LOAD_MODEL = """
+import os, sys
+from trainable import user_code
+print("file there:", os.path.exists(sys.argv[1].rpartition(":")[0]))
+user_code.load(sys.argv[1], "model")
+"""
+
+
+def private_files(folder: Path, files: dict[str, str]) -> str:
+    """A node's setup script that writes ``files`` into ``folder`` on a tmpfs of the node's
+    own mount namespace: there only, as on the driver's own machine, while the node runs."""
+    writes = "".join(
+        f"cat > {shlex.quote(str(folder / name))} <<'EOF'\n{text}EOF\n"
+        for name, text in files.items()
+    )
+    return f"set -e\nmount -t tmpfs tmpfs {shlex.quote(str(folder))}\n{writes}"
+
+
+def in_node(network: Network, host: str, argv: list[str]) -> subprocess.CompletedProcess:
+    """Run ``argv`` in the mount and network namespaces of ``host``'s running node."""
+    [node] = [
+        process for process in network.processes
+        if process.args[3] == f"{network.tag}-{host}" and process.poll() is None
+    ]  # fmt: skip
+    return subprocess.run(
+        ["nsenter", "--target", str(node.pid), "--mount", "--net", "--", *argv],
+        capture_output=True, text=True, env=network.env(host), timeout=120,
+    )  # fmt: skip
+
+
+def test_user_code_beside_the_driver_is_shipped_to_the_workers(cluster):
+    """The model and data files exist in the driver's node only; ``--address`` ships them as
+    the job's ``py_modules`` and the trials train on the workers, which never had them."""
+    network, results = cluster
+    code = network.root / "sweep" / "code"
+    code.mkdir()
+    model = f"{code}/tiny_models.py:TinyNet"
+    args = (
+        f"--model {model} --dataset {code}/tiny_data.py:load --space {code}/tiny_space.py:space "
+        "--num-trials 2 --max-epochs 2 --grace-period 1"
+    )
+    argv = sweep_command(network, results, SWEEP_NAME="shipped", SWEEP_ARGS=args)
+    log = network.root / "sweep.log"
+    offset = log.stat().st_size if log.exists() else 0
+    sweep = network.start("sweep", argv, setup=private_files(code, USER_CODE))
+    try:
+        deadline = time.monotonic() + 60
+        while in_node(network, "sweep", ["test", "-f", f"{code}/tiny_data.py"]).returncode:
+            assert time.monotonic() < deadline, log.read_text()[offset:][-2000:]
+            time.sleep(0.2)
+        assert not (code / "tiny_models.py").exists()  # nor on the filesystem the nodes share
+        for worker in ("worker1", "worker2"):
+            seen = in_node(network, worker, [sys.executable, "-c", LOAD_MODEL, model])
+            assert seen.returncode == 1 and "file there: False" in seen.stdout, seen
+            assert f"model file not found: {code}/tiny_models.py" in seen.stderr, seen.stderr
+        assert sweep.poll() is None  # the driver had the files all the while
+        assert sweep.wait(timeout=300) == 0, log.read_text()[offset:][-3000:]
+    finally:
+        sweep.kill()
+    folder = results / "shipped"
+    trials = pq.read_table(folder / "trials.parquet").to_pylist()
+    assert len(trials) == 2, trials
+    assert {row["status"] for row in trials} <= {"COMPLETE", "PRUNED"}, trials
+    ran = {}
+    for path in folder.glob("trial_*/result.json"):
+        last = json.loads(path.read_text().splitlines()[-1])
+        ran[last["trial_id"]] = (last["node_ip"], last["config"]["width"])
+    assert {row["trial_id"]: row["width"] for row in trials} == {
+        trial: width for trial, (_, width) in ran.items()
+    }
+    assert all(4 <= row["width"] <= 16 for row in trials), trials
+    hosts = {address: name for name, address in network.hosts.items()}
+    workers = {hosts.get(address, address) for address, _ in ran.values()}
+    assert workers <= {"worker1", "worker2"}, ran
+    for worker in workers:
+        session = network.root / worker / "ray" / "session_latest" / "runtime_resources"
+        shipped = {path.name for path in (session / "py_modules_files").rglob("*.py")}
+        assert {"tiny_models.py", "tiny_data.py"} <= shipped, (worker, shipped)
+    best = json.loads((folder / "best.json").read_text())
+    assert best["model"] == model and best["dataset"] == f"{code}/tiny_data.py:load", best
+    assert best["config"]["width"] in {row["width"] for row in trials}
 
 
 def test_storage_a_worker_cannot_see_is_refused(cluster):
