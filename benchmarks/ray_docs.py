@@ -23,15 +23,16 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from benchmarks.workload import Workload, suggest
+from trainable.activations import ACTIVATIONS
 from trainable.data import load
-from trainable.models import build_mlp
+from trainable.models import mlp
 from trainable.optim import build_optimizer, build_scheduler
 
 
 def build(config: dict) -> tuple[nn.Module, torch.optim.Optimizer, object, object]:
     split = load(config["dataset"], seed=config["seed"])
-    model = build_mlp(split.num_features, split.num_classes, tuple(config["hidden"]),
-                      config["activation"])  # fmt: skip
+    model = mlp(split.num_features, split.num_classes, config["model_args"]["hidden"],
+                activation=ACTIVATIONS[config["activation"]])  # fmt: skip
     optimizer = build_optimizer(
         config["optimizer"], model.parameters(), lr=config["lr"], weight_decay=0.0,
         momentum=config.get("momentum", 0.9),

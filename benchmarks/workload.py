@@ -57,8 +57,8 @@ class Workload:
         """The trainable's config for a trial with the searched ``params``."""
         return {
             **params, "dataset": self.dataset, "batch_size": self.batch_size,
-            "max_epochs": self.max_epochs, "hidden": list(self.hidden), "seed": self.seed,
-            "trial_index": index,
+            "max_epochs": self.max_epochs, "model_args": {"hidden": list(self.hidden)},
+            "seed": self.seed, "trial_index": index,
         }  # fmt: skip
 
 

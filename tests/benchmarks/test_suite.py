@@ -47,13 +47,34 @@ def test_quick_suite_prints_a_table_per_section_and_writes_the_figures(tmp_path)
     random_search = contenders[3]
     assert random_search["epochs"] == 8 * 8  # no pruning: every trial to its last epoch
 
-    assert [row["loop"] for row in figures["loop"]][1] == "hand-written slicing"
-    assert figures["loop"][1]["vs_slicing"] == 1.0
+    loops = {row["loop"]: row for row in figures["loop"]}
+    assert list(loops) == [
+        "ours (trainable.loop)", "hand-written slicing", "DataLoader", "TrainingRun, resident",
+        "TrainingRun, Dataset", "DataLoader, Dataset",
+    ]  # fmt: skip
+    assert [row["vs"] for row in loops.values()] == [
+        *["hand-written slicing"] * 3, "TrainingRun, Dataset", *["DataLoader, Dataset"] * 2,
+    ]  # fmt: skip
+    assert [row["epoch"] for row in loops.values()] == ["train"] * 3 + ["train + validate"] * 3
+    for row in loops.values():
+        assert row["epoch_ms"] > 0
+        assert row["ratio"] == pytest.approx(row["epoch_ms"] / loops[row["vs"]]["epoch_ms"])
     sizes = [row["weights_mb"] for row in figures["checkpoint"]]
     assert sizes[0] < 1 and 45 < sizes[1] < 55
 
     for section in ("compare", "loop", "checkpoint"):
         assert f"== {section} ==" in proc.stdout and table(figures[section]) in proc.stdout
+
+
+def test_the_dataset_path_trains_on_the_rows_of_the_resident_path():
+    from benchmarks.sections import DIGITS_DATASET
+    from trainable.data import DatasetSplit, load
+
+    resident, on_dataset = load("digits", seed=0), load(DIGITS_DATASET, seed=0)
+    assert isinstance(on_dataset, DatasetSplit) and on_dataset.facts == resident.facts
+    for part in ("train", "val"):
+        labels = [int(y) for _, y in getattr(on_dataset, part)]
+        assert labels == getattr(resident, f"y_{part}").tolist()
 
 
 def test_table_aligns_columns():
