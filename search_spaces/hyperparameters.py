@@ -63,6 +63,11 @@ BOUNDS = {
     "momentum": Bounds(0, 1, high_open=True),
     "weight_decay": Bounds(0),
     "batch_size": Bounds(1),
+    # Model parameters whose names say what they are, whichever model takes them: a width or
+    # depth below one, or a dropout probability of one, cannot train.
+    "hidden_size": Bounds(1),
+    "num_layers": Bounds(1),
+    "dropout": Bounds(0, 1, high_open=True),
 }
 
 
@@ -137,7 +142,7 @@ def _kinds(name: str, parameter: inspect.Parameter) -> tuple[str, ...]:
     annotation = parameter.annotation
     if isinstance(annotation, str):
         types = set(re.findall(r"[A-Za-z_]\w*", annotation))
-    elif isinstance(annotation, type):
+    elif isinstance(annotation, type) and annotation is not inspect.Parameter.empty:
         types = {annotation.__name__}
     else:
         types = {type(parameter.default).__name__}

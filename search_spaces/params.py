@@ -97,7 +97,12 @@ def _parse_choices(ctx: str, name: str, raw: Any) -> tuple[Any, ...]:
         raise SpaceError(f"{ctx}: choices must be a non-empty list{listed}")
     for choice in raw:
         if not valid_choice(name, choice):
-            raise SpaceError(f"{ctx}: unknown {name} {choice!r}{suggest(choice, valid)}")
+            every = valid
+            if name == "optimizer":  # any torch.optim optimizer: torch, on this error only
+                from trainable.optim import optimizer_names
+
+                every = optimizer_names()
+            raise SpaceError(f"{ctx}: unknown {name} {choice!r}{suggest(choice, every)}")
         if not isinstance(choice, str | int | float | bool | None):
             raise SpaceError(
                 f"{ctx}: choice {choice!r} is not a number, string, bool or null (Optuna's "

@@ -14,6 +14,7 @@ import yaml
 
 import search_spaces
 from search_spaces import SpaceError, Vocabulary
+from search_spaces.hyperparameters import BOUNDS
 from trainable import TrialConfig, TrialConfigError, user_code
 
 TRIAL_INDEX = "trial_index"  # the Optuna trial number, in every trial config
@@ -137,4 +138,17 @@ def _check_name(
         wanted = " or ".join(allowed) if allowed else "a fixed value in model_args"
         raise SpaceError(
             f"search space {source!r}: {name!r} is suggested as {kind}; it takes {wanted}"
+        )
+    bounds = BOUNDS.get(name)
+    if bounds is None:
+        return
+    if kind == "categorical":
+        numbers = [v for v in distribution.choices if isinstance(v, int | float)]
+        low, high = (min(numbers), max(numbers)) if numbers else (None, None)
+    else:
+        low, high = distribution.low, distribution.high
+    if low is not None and not bounds.admits(low, high):
+        raise SpaceError(
+            f"search space {source!r}: {name!r} ranges over [{low:g}, {high:g}]; "
+            f"it must lie within {bounds}"
         )

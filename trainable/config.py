@@ -84,8 +84,8 @@ class TrialConfig(BaseModel):
                 raise ValueError(
                     f"hyperparameter {key} must be a number, string, bool or null, got {value!r}"
                 ) from None
-        activation = extra.get(ACTIVATION)
-        if isinstance(activation, str) and activation not in CHOICES[ACTIVATION]:
+        activation = extra.get(ACTIVATION, CHOICES[ACTIVATION][0])
+        if activation not in CHOICES[ACTIVATION]:
             raise ValueError(
                 f"unknown activation {activation!r}; valid: {', '.join(CHOICES[ACTIVATION])}"
             )

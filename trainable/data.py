@@ -211,11 +211,9 @@ def _given_parts(reference: str, value: Mapping) -> Split | DatasetSplit:
         )
     if any(_is_dataset(value[part]) for part in PARTS):
         parts = [
-            value[part] if _is_dataset(value[part]) else TensorDataset(
-                *(torch.as_tensor(a) for a in _pair(reference, part, value[part]))
-            )
+            value[part] if _is_dataset(value[part]) else _tensor_dataset(reference, part, value)
             for part in PARTS
-        ]  # fmt: skip
+        ]
         return _dataset_split(reference, value["train"], parts)
     pairs = [_pair(reference, part, value[part]) for part in PARTS]
     shapes = {x.shape[1:] for x, _ in pairs}
@@ -230,6 +228,12 @@ def _given_parts(reference: str, value: Mapping) -> Split | DatasetSplit:
     y = torch.from_numpy(labels)
     classes = tuple(str(c) for c in range(n))
     return Split(x[train], y[train], x[val], y[val], x[test], y[test], classes)
+
+
+def _tensor_dataset(reference: str, part: str, value: Mapping) -> TensorDataset:
+    """A ``(features, labels)`` part given beside Datasets, as a Dataset of float32 rows."""
+    features, labels = _pair(reference, part, value[part])
+    return TensorDataset(torch.from_numpy(features.astype(np.float32)), torch.from_numpy(labels))
 
 
 def _pair(reference: str, part: str, value: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -292,8 +296,13 @@ def _dataset_split(reference: str, whole: Dataset, parts: list[Dataset]) -> Data
     for name, part in zip(PARTS, parts, strict=True):
         if len(part) == 0:
             raise DataError(f"dataset {reference}: the {name} part is empty")
-    x, _ = _item(reference, parts[0], 0)
-    return DatasetSplit(*parts, _dataset_classes(reference, whole, parts), tuple(x.shape))
+    shapes = [tuple(_item(reference, part, 0)[0].shape) for part in parts]
+    if len(set(shapes)) > 1:
+        raise DataError(
+            f"dataset {reference}: train, val and test features differ in shape: "
+            + ", ".join(f"{name} {shape}" for name, shape in zip(PARTS, shapes, strict=True))
+        )
+    return DatasetSplit(*parts, _dataset_classes(reference, whole, parts), shapes[0])
 
 
 def _item(reference: str, dataset: Dataset, index: int) -> tuple[torch.Tensor, torch.Tensor]:

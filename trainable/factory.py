@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from trainable import user_code
+from trainable.config import CHOICES
 from trainable.models import MODELS
 from trainable.user_code import UserCodeError
 
 DATA_FACTS = ("num_classes", "input_shape", "num_features")
 ACTIVATION = "activation"
+ACTIVATION_NAMES = CHOICES[ACTIVATION]
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,12 @@ def arguments(
             )
     data = {n: v for n, v in facts.as_arguments().items() if n in named}
     kwargs = {**data, **fixed, **searched}
+    activation = kwargs.get(ACTIVATION)
+    if isinstance(activation, str) and activation not in ACTIVATION_NAMES:
+        raise UserCodeError(
+            f"model {reference}: unknown activation {activation!r}; "
+            f"valid: {', '.join(ACTIVATION_NAMES)}"
+        )
     missing = [
         n for n, p in named.items() if p.default is inspect.Parameter.empty and n not in kwargs
     ]

@@ -90,8 +90,11 @@ def cnn(
 def _layer_sizes(
     hidden: Sequence[int], hidden_size: int | None, num_layers: int | None
 ) -> tuple[int, ...]:
+    for name, value in (("hidden_size", hidden_size), ("num_layers", num_layers)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
     if hidden_size is None and num_layers is None:
         return tuple(hidden)
-    size = hidden_size or (hidden[0] if hidden else 128)
+    size = hidden_size if hidden_size is not None else (hidden[0] if hidden else 128)
     layers = num_layers if num_layers is not None else len(hidden)
     return (size,) * layers

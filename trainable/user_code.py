@@ -102,17 +102,18 @@ def source_file(reference: str) -> Path | None:
     where, _ = split(reference)
     if where.endswith(".py"):
         return Path(where)
-    top = where.split(".")[0]
-    spec = importlib.util.find_spec(top)
-    if spec is None or spec.origin in (None, "built-in", "frozen"):
+    spec = importlib.util.find_spec(where.split(".")[0])
+    if spec is None or spec.origin in ("built-in", "frozen"):
         return None
-    path = Path(spec.origin)
-    located = path.parent if path.name == "__init__.py" else path
-    if "site-packages" in located.parts or "dist-packages" in located.parts:
-        return None
-    if str(located).startswith(PACKAGE_ROOTS) or located.is_relative_to(sys.prefix):
-        return None
-    return located
+    if spec.origin is None:  # a namespace package: a folder without __init__.py
+        folders = list(spec.submodule_search_locations or [])
+        if len(folders) != 1:
+            return None
+        located = Path(folders[0])
+    else:
+        path = Path(spec.origin)
+        located = path.parent if path.name == "__init__.py" else path
+    return None if _installed(located) else located
 
 
 def accepts(fn: Any, name: str) -> bool:
@@ -148,6 +149,14 @@ def raised(what: str, reference: str, err: BaseException) -> UserCodeError:
     return UserCodeError(
         f"{what} {reference} raised {type(err).__name__}: {message} ({where_raised(err)})"
     )
+
+
+def _installed(path: Path) -> bool:
+    """Code that every node has already: packages, the standard library, this project."""
+    if "site-packages" in path.parts or "dist-packages" in path.parts:
+        return True
+    roots = (sys.prefix, sys.base_prefix)
+    return str(path).startswith(PACKAGE_ROOTS) or any(path.is_relative_to(r) for r in roots)
 
 
 def _is_users(filename: str) -> bool:

@@ -9,6 +9,7 @@ import optuna
 import pytest
 
 import search_spaces
+from search_spaces import Vocabulary
 
 EXAMPLE = str(Path(search_spaces.__file__).parent / "examples" / "adam_vs_sgd.yaml")
 SPACES = [*search_spaces.names(), EXAMPLE]
@@ -18,11 +19,11 @@ TRIALS = 50
 OPTIMIZERS = {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"}
 ACTIVATIONS = {"sigmoid", "tanh", "relu", "leaky_relu", "elu", "maxout", "gelu", "silu"}
 MOMENTUM_OPTIMIZERS = {"momentum", "nesterov"}
-NAMES = {"optimizer", "lr", "gamma", "activation", "momentum"} | {
-    "weight_decay",
-    "hidden_size",
-    "num_layers",
-}
+LOOP = {"optimizer", "lr", "gamma", "momentum", "weight_decay", "batch_size"}
+MLP = {"hidden", "activation", "hidden_size", "num_layers"}  # the built-in mlp's parameters
+NAMES = LOOP | MLP
+# What the registered spaces may propose: the shipped spaces are for the built-in mlp.
+VOCABULARY = Vocabulary.of("mlp")
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -68,13 +69,17 @@ def drawn(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
     return sample(request.param)
 
 
-def test_hyperparameters_are_the_trainables() -> None:
-    assert search_spaces.HYPERPARAMETERS == NAMES
+def test_hyperparameters_are_the_loops_and_the_mlps() -> None:
+    assert set(VOCABULARY.names) == NAMES
+    assert len(VOCABULARY.names) == len(NAMES)
+    assert all(VOCABULARY.knows(name) for name in NAMES)
+    assert not VOCABULARY.knows("dropout")  # cnn's, not mlp's
 
 
 def test_suggests_only_known_names(drawn: list[dict[str, Any]]) -> None:
     for params in drawn:
-        assert set(params) <= search_spaces.HYPERPARAMETERS
+        assert set(params) <= NAMES
+        assert all(VOCABULARY.knows(name) for name in params)
         assert {"optimizer", "lr", "gamma", "activation"} <= set(params)
 
 

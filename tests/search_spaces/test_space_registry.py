@@ -69,7 +69,8 @@ def test_unknown_name_suggests_closest() -> None:
         search_spaces.get("defualt")
     assert str(err.value) == (
         "unknown search space 'defualt'; did you mean 'default'? "
-        "valid: default, small, architecture, or a path to a .yaml file"
+        "valid: default, small, architecture, a path to a .yaml file, or a define-by-run "
+        "function: package.module:attr or path/to/file.py:attr"
     )
 
 

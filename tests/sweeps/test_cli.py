@@ -16,7 +16,7 @@ from sweeps import run
 def no_ray(monkeypatch):
     """Fail the test if the CLI gets as far as starting Ray."""
 
-    def forbidden(cfg):
+    def forbidden(cfg, runtime_env):
         raise AssertionError("Ray was started for bad input")
 
     monkeypatch.setattr(run, "ray_session", forbidden)
@@ -119,8 +119,9 @@ def test_the_real_cli_prints_no_traceback(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "error: unknown dataset 'mnist'; valid: digits, synthetic, "
-        "or a .parquet/.csv/.feather/.arrow file with --label"
+        "error: unknown dataset 'mnist'; valid: digits, digit_images, synthetic, "
+        "a .parquet/.csv/.feather/.arrow file with --label, "
+        "or a loader: package.module:attr or path/to/file.py:attr"
     ]
 
 

@@ -73,3 +73,94 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path):
 def test_missing_config_file():
     with pytest.raises(ConfigError, match=r"config file not found: nope\.yaml"):
         parse(["--config", "nope.yaml"])
+
+
+def test_the_model_and_its_arguments_default_to_the_mlp_with_its_own_sizes():
+    cfg = parse([])
+    assert (cfg.model, cfg.model_args, cfg.hidden) == ("mlp", {}, None)
+    assert "hidden" not in SMOKE and parse(["--smoke"]).hidden is None
+    assert parse(["--smoke"]).trial_settings() == {
+        "model": "mlp", "model_args": {}, "dataset": "digits", "label": None,
+        "batch_size": 32, "max_epochs": SMOKE["max_epochs"], "seed": 0,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a=1,b=0.5,c=relu", {"a": 1, "b": 0.5, "c": "relu"}),
+        (" width = 64 , use_bn=true, norm=null ", {"width": 64, "use_bn": True, "norm": None}),
+        ("{a: 1, b: [1, 2]}", {"a": 1, "b": [1, 2]}),
+        ("{sizes: [8, 8], dropout: 1.0e-1}", {"sizes": [8, 8], "dropout": 0.1}),
+    ],
+)
+def test_model_args_parse_from_pairs_or_a_mapping(text, expected):
+    cfg = parse(["--model", "cnn", "--model-args", text])
+    assert cfg.model == "cnn"
+    assert cfg.model_args == expected
+    assert [type(v) for v in cfg.model_args.values()] == [type(v) for v in expected.values()]
+
+
+@pytest.mark.parametrize(
+    "text", ["width", "=64", "width=64,dropout", "{width: 64", "[64, 64]", "{width: 64}x",
+             "hidden=[16,16]", "{1, 2}"],
+)  # fmt: skip
+def test_unreadable_model_args_are_a_one_line_error(text):
+    with pytest.raises(ConfigError) as err:
+        parse(["--model-args", text])
+    assert str(err.value).startswith("model_args") and "\n" not in str(err.value)
+
+
+def test_model_args_may_come_from_the_config_file(tmp_path):
+    config = tmp_path / "sweep.yaml"
+    config.write_text("model: cnn\nmodel_args: {channels: [8, 16], dropout: 0.25}\n")
+    cfg = parse(["--config", str(config)])
+    assert (cfg.model, cfg.model_args) == ("cnn", {"channels": [8, 16], "dropout": 0.25})
+    config.write_text("model-args: width=64,dropout=0.1\n")
+    assert parse(["--config", str(config)]).model_args == {"width": 64, "dropout": 0.1}
+
+
+def test_model_args_and_hidden_reach_the_trials_together():
+    cfg = parse(["--hidden", "64,32", "--model-args", "dropout=0.1", "--batch-size", "16"])
+    assert cfg.trial_settings() == {
+        "model": "mlp", "model_args": {"dropout": 0.1, "hidden": [64, 32]}, "dataset": "digits",
+        "label": None, "batch_size": 16, "max_epochs": 20, "seed": 0,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--hidden", "32", "--model-args", "hidden=[16]"],
+        ["--hidden", "32", "--model-args", "{hidden: [16, 16]}"],
+    ],
+)
+def test_hidden_set_by_the_flag_and_in_model_args_is_refused(argv):
+    with pytest.raises(ConfigError, match="hidden is set twice: by --hidden and in model_args"):
+        parse(argv)
+
+
+def test_a_file_reference_is_made_absolute_and_the_rest_left_alone(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = parse(
+        ["--model", "code/models.py:Net", "--dataset", "./data.py:load", "--space", "s.py:space"]
+    )
+    assert cfg.model == f"{tmp_path}/code/models.py:Net"
+    assert cfg.dataset == f"{tmp_path}/data.py:load"
+    assert cfg.space == f"{tmp_path}/s.py:space"
+    installed = parse(["--model", "examples.my_models:SmallCNN", "--dataset", "digit_images"])
+    assert (installed.model, installed.dataset) == ("examples.my_models:SmallCNN", "digit_images")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert parse(["--model", "~/m.py:Net"]).model == f"{tmp_path}/home/m.py:Net"
+
+
+@pytest.mark.parametrize(
+    ("argv", "field"),
+    [(["--model", "models.py:"], "model"), (["--model", ":Net"], "model"),
+     (["--space", "s.py:1st"], "space"), (["--dataset", "data.py:load-all"], "dataset")],
+)  # fmt: skip
+def test_a_reference_that_is_no_import_path_is_a_one_line_error(argv, field):
+    with pytest.raises(ConfigError) as err:
+        parse(argv)
+    message = str(err.value)
+    assert message.startswith(f"{field}: {argv[1]!r} is not an import path") and "\n" not in message

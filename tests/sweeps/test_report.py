@@ -7,7 +7,10 @@ import math
 import re
 
 import optuna
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from sweeps import report
 from sweeps.config import SweepConfig
@@ -106,6 +109,7 @@ def test_parallel_coordinates_has_an_axis_per_hyperparameter_and_the_loss(data):
     ax = report.parallel_figure(data).axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == [*data.params, "best_val_loss"]
     assert "momentum" in data.params  # conditional, present in some trials only
+    assert data.log_scaled == {"lr"}
 
 
 def test_importances_come_from_the_optuna_study(data):
@@ -138,3 +142,170 @@ def test_the_cli_refuses_a_folder_without_results(tmp_path, capsys):
     assert report.main([str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "sweep.json" in err and err.count("\n") == 1
+
+
+# ---- sweeps of a user's own hyperparameters, without Ray -----------------------------------
+
+
+def _sweep(params: list[dict], losses: list[float], distributions: dict | None = None):
+    """A sweep of trials with these hyperparameters and best losses, as trials.parquet has them
+    (a column for every hyperparameter), and an Optuna study of those in ``distributions``."""
+    names = list(dict.fromkeys(name for row in params for name in row))
+    trials = [
+        {"trial_id": f"t{i}", "trial_index": i, **{n: row.get(n) for n in names},
+         "status": "COMPLETE", "stop_reason": "completed", "epochs": 1, "best_val_loss": loss,
+         "best_epoch": 1, "error": None}
+        for i, (row, loss) in enumerate(zip(params, losses, strict=True))
+    ]  # fmt: skip
+    study = None
+    if distributions is not None:
+        study = optuna.create_study()
+        for row, loss in zip(params, losses, strict=True):
+            drawn = {n: v for n, v in row.items() if n in distributions and v is not None}
+            study.add_trial(
+                optuna.trial.create_trial(
+                    params=drawn, distributions={n: distributions[n] for n in drawn}, value=loss
+                )
+            )
+    return report.Sweep("user", SweepConfig(), trials, {}, study)
+
+
+def _ticks(sweep: report.Sweep) -> dict[str, list[str]]:
+    """The parallel-coordinates tick labels of each axis, bottom to top."""
+    ax = report.parallel_figure(sweep).axes[0]
+    axes = [t.get_text() for t in ax.get_xticklabels()]
+    ticks: dict[str, list[tuple[float, str]]] = {name: [] for name in axes}
+    for text in ax.texts:
+        x, y = text.get_position()
+        ticks[axes[round(x)]].append((y, text.get_text()))
+    return {name: [label for _, label in sorted(found)] for name, found in ticks.items()}
+
+
+def _grid_section(sweep: report.Sweep, importance: dict[str, float]) -> str:
+    page = report.page(sweep, dict.fromkeys(report.FIGURES, PNG), None, importance)
+    return page[page.index("<h3>Best val_loss by") : page.index("<h2>Pruning")]
+
+
+USER = [
+    {"dropout": 0.1, "batch_size": 16, "lr": 1e-4, "unused": None},
+    {"dropout": 0.5, "batch_size": 256, "lr": 1e-2, "unused": None},
+]
+USER_SPACE = {
+    "dropout": FloatDistribution(0.0, 0.5),
+    "batch_size": IntDistribution(16, 256, log=True),
+    "lr": FloatDistribution(1e-4, 1e-1, log=True),
+}
+
+
+def test_the_hyperparameters_are_the_trials_columns_that_some_trial_has():
+    assert _sweep(USER, [0.5, 2.0]).params == ["dropout", "batch_size", "lr"]
+
+
+def test_axes_are_log_scaled_where_the_space_samples_on_a_log_scale():
+    sweep = _sweep(USER, [0.5, 2.0], USER_SPACE)
+    assert sweep.log_scaled == {"batch_size", "lr"}
+    ticks = _ticks(sweep)
+    assert ticks["lr"] == ["0.0001", "0.001", "0.01"]
+    assert ticks["batch_size"] == ["16", "64", "256"]
+    assert ticks["dropout"] == ["0.1", "0.3", "0.5"]  # log=False: linear
+    assert ticks["best_val_loss"] == ["0.5", "1", "2"]
+
+
+def test_without_a_study_no_hyperparameter_is_log_scaled():
+    sweep = _sweep(USER, [0.5, 2.0])
+    assert sweep.log_scaled == set()
+    assert _ticks(sweep)["lr"] == ["0.0001", "0.00505", "0.01"]
+    assert _ticks(sweep)["best_val_loss"] == ["0.5", "1", "2"]
+
+
+def test_categorical_numbers_and_booleans_are_drawn_as_categories():
+    params = [
+        {"channels": 16, "bias": True, "norm": "batch", "dropout": 0.1},
+        {"channels": 64, "bias": False, "norm": "layer", "dropout": 0.2},
+        {"channels": 32, "bias": True, "norm": None, "dropout": 0.3},
+    ]
+    space = {"channels": CategoricalDistribution([16, 32, 64]), "dropout": USER_SPACE["dropout"]}
+    sweep = _sweep(params, [1.0, 2.0, 3.0], space)  # norm and bias are not in the study
+    assert sweep.categorical == ["channels", "bias", "norm"]
+    ticks = _ticks(sweep)
+    assert ticks["channels"] == ["16", "32", "64"]
+    assert ticks["bias"] == ["False", "True"]
+    assert ticks["norm"] == ["n/a", "batch", "layer"]
+
+
+CATEGORICAL = [
+    {"optimizer": "sgd", "activation": "relu", "channels": 16, "norm": "batch", "lr": 0.1},
+    {"optimizer": "adam", "activation": "tanh", "channels": 32, "norm": "layer", "lr": 0.01},
+    {"optimizer": "adam", "activation": "relu", "channels": 16, "norm": "layer", "lr": 0.001},
+]
+CATEGORICAL_SPACE = {
+    "optimizer": CategoricalDistribution(["sgd", "adam"]),
+    "activation": CategoricalDistribution(["relu", "tanh"]),
+    "channels": CategoricalDistribution([16, 32]),
+    "norm": CategoricalDistribution(["batch", "layer"]),
+    "lr": FloatDistribution(1e-3, 0.1, log=True),
+}
+
+
+def _categorical_sweep(*left_out: str) -> report.Sweep:
+    """The sweep of CATEGORICAL, with a study, without the hyperparameters ``left_out``."""
+    rows = [{k: v for k, v in row.items() if k not in left_out} for row in CATEGORICAL]
+    space = {k: d for k, d in CATEGORICAL_SPACE.items() if k not in left_out}
+    return _sweep(rows, [0.3, 0.2, 0.1], space)
+
+
+def test_the_grid_is_optimizer_by_activation_where_the_sweep_searched_both():
+    sweep = _categorical_sweep()
+    importance = {"channels": 0.5, "norm": 0.3, "lr": 0.1, "optimizer": 0.05, "activation": 0.05}
+    section = _grid_section(sweep, importance)
+    assert section.startswith("<h3>Best val_loss by optimizer &times; activation</h3>")
+    assert "<th>optimizer \\ activation</th><th>relu</th><th>tanh</th>" in section
+    assert "<tr><th>adam</th><td class=best>0.1000</td><td>0.2000</td></tr>" in section
+    assert "<tr><th>sgd</th><td>0.3000</td><td>&mdash;</td></tr>" in section
+
+
+def test_otherwise_the_grid_is_the_two_categorical_hyperparameters_that_mattered_most():
+    sweep = _categorical_sweep("activation")
+    importance = {"lr": 0.5, "channels": 0.3, "norm": 0.15, "optimizer": 0.05}
+    assert report.grid(sweep, importance)["cells"] == {
+        (16, "batch"): 0.3, (32, "layer"): 0.2, (16, "layer"): 0.1,
+    }  # fmt: skip
+    section = _grid_section(sweep, importance)
+    assert section.startswith("<h3>Best val_loss by channels &times; norm</h3>")
+    assert "<th>channels \\ norm</th><th>batch</th><th>layer</th>" in section
+    assert "<tr><th>16</th><td>0.3000</td><td class=best>0.1000</td></tr>" in section
+
+
+def test_a_single_categorical_hyperparameter_is_a_one_column_grid():
+    sweep = _categorical_sweep("optimizer", "activation", "channels")
+    section = _grid_section(sweep, {"lr": 0.9, "norm": 0.1})
+    assert section.startswith("<h3>Best val_loss by norm</h3>")
+    assert "<th>norm</th><th>best val_loss</th>" in section
+    assert "<tr><th>layer</th><td class=best>0.1000</td></tr>" in section
+
+
+def test_without_a_categorical_hyperparameter_there_is_no_grid():
+    sweep = _categorical_sweep("optimizer", "activation", "channels", "norm")
+    section = _grid_section(sweep, {"lr": 1.0})
+    assert "no categorical hyperparameter to tabulate" in section and "<table>" not in section
+
+
+def test_the_report_of_a_user_space_computes_the_importances_once(tmp_path, monkeypatch):
+    sweep = _sweep(CATEGORICAL, [0.3, 0.2, 0.1])
+    folder = tmp_path / "user"
+    folder.mkdir()
+    (folder / "sweep.json").write_text(SweepConfig().model_dump_json())
+    pq.write_table(pa.Table.from_pylist(sweep.trials), folder / "trials.parquet")
+    epochs = [
+        {"trial_id": t["trial_id"], "epoch": 1, "train_loss": 1.0, "train_acc": 0.5,
+         "val_loss": t["best_val_loss"], "val_acc": 0.5, "lr": 0.1}
+        for t in sweep.trials
+    ]  # fmt: skip
+    pq.write_table(pa.Table.from_pylist(epochs), folder / "epochs.parquet")
+    calls, importances = [], report.importances
+    monkeypatch.setattr(report, "importances", lambda s: calls.append(s) or importances(s))
+    report.write(SweepFolder.at(str(folder)))
+    assert len(calls) == 1
+    page = (folder / report.REPORT).read_text()
+    assert "<th>optimizer \\ activation</th>" in page
+    assert "<th>channels</th>" in page  # in the trials table

@@ -1,6 +1,6 @@
 """How ``sweeps.run`` starts and ends: input checked without the heavy imports, which run while
 Ray starts; results written while Ray shuts down; no garbage collection at exit; no idle
-workers prestarted."""
+workers prestarted; the user's model and data code sent to a cluster's workers."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from sweeps import run, tuner
+from sweeps import config, run, tuner
 from sweeps.config import SweepConfig
 
 
@@ -41,7 +41,7 @@ def test_the_sweep_modules_are_imported_while_ray_starts(monkeypatch):
         imported.append((names, threading.current_thread().name))
 
     @contextlib.contextmanager
-    def session(cfg):
+    def session(cfg, runtime_env):
         assert importing.wait(10), "the sweep's modules were not being imported as Ray started"
         yield
 
@@ -51,7 +51,7 @@ def test_the_sweep_modules_are_imported_while_ray_starts(monkeypatch):
     monkeypatch.setattr(run.cluster, "check_shared_storage", lambda folder: None)
     monkeypatch.setattr(tuner, "restore", lambda cfg, folder: SimpleNamespace(fit=object))
     monkeypatch.setattr(run, "write_results", lambda grid, cfg, folder: grid)
-    run.run(run.Plan(SweepConfig(), folder=None, space=None, new_trials=0))
+    run.run(run.Plan(SweepConfig(), folder=None, space=None, new_trials=0, runtime_env={}))
     [(names, thread)] = imported
     assert names == run.SWEEP_MODULES
     assert thread != "MainThread"
@@ -61,7 +61,7 @@ def test_the_results_are_written_while_ray_shuts_down(monkeypatch):
     writing, grid = threading.Event(), object()
 
     @contextlib.contextmanager
-    def session(cfg):
+    def session(cfg, runtime_env):
         yield
         assert writing.wait(10), "the results were not being written during Ray's shutdown"
 
@@ -74,7 +74,7 @@ def test_the_results_are_written_while_ray_shuts_down(monkeypatch):
     monkeypatch.setattr(run.cluster, "check_resources", lambda cfg: None)
     monkeypatch.setattr(run.cluster, "check_shared_storage", lambda folder: None)
     monkeypatch.setattr(tuner, "restore", lambda cfg, folder: SimpleNamespace(fit=lambda: grid))
-    plan = run.Plan(SweepConfig(), folder=None, space=None, new_trials=0)
+    plan = run.Plan(SweepConfig(), folder=None, space=None, new_trials=0, runtime_env={})
     assert run.run(plan) is grid
 
 
@@ -109,3 +109,33 @@ def test_a_local_ray_prestarts_no_worker_outside_the_sweeps_job(ray_cluster):
     own = [p.name for p in logs.glob("worker-*.out") if p.name.endswith(f"-{worker_pid}.out")]
     assert own, "the job's worker left no log under the name this test expects"
     assert not list(logs.glob("worker-*-ffffffff-*.out"))
+
+
+def test_a_cluster_is_sent_the_users_model_and_data_files_and_a_local_ray_nothing(
+    tmp_path, monkeypatch
+):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    cfg = config.validate({
+        "model": f"{tmp_path}/net.py:Net", "dataset": f"{tmp_path}/data.py:load",
+        "space": f"{tmp_path}/space.py:space",  # drawn in the driver only
+    })  # fmt: skip
+    assert run.runtime_env(cfg) == {}
+    shipped = {"py_modules": [str(tmp_path / "data.py"), str(tmp_path / "net.py")]}
+    assert run.runtime_env(cfg.model_copy(update={"address": "auto"})) == shipped
+    monkeypatch.setenv("RAY_ADDRESS", "ray://head:10001")
+    assert run.runtime_env(cfg) == shipped
+    for model in ("cnn", "trainable.models:cnn", "torch.nn:Linear"):  # on every node already
+        assert run.runtime_env(config.validate({"model": model})) == {}
+
+
+@pytest.mark.parametrize("package", ["regular", "namespace"])
+def test_a_cluster_is_sent_the_users_package(package, tmp_path, monkeypatch):
+    folder = tmp_path / f"{package}_models"
+    folder.mkdir()
+    (folder / "nets.py").write_text("def Net(num_classes):\n    return None\n")
+    if package == "regular":
+        (folder / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("RAY_ADDRESS", "auto")
+    cfg = config.validate({"model": f"{package}_models.nets:Net"})
+    assert run.runtime_env(cfg) == {"py_modules": [str(folder)]}

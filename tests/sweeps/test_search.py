@@ -11,17 +11,20 @@ import pytest
 from optuna.trial import TrialState
 
 import search_spaces
+from search_spaces import Vocabulary
 from sweeps.search import SweepSearch, tpe_sampler
-from sweeps.space import check_space
+from sweeps.space import SweepSpace, check_space
 from sweeps.storage import JOURNAL, SweepFolder
 from trainable import TrialConfigError
+
+MLP = Vocabulary.of("mlp")
 
 
 def searcher(tmp_path, seed=0, name="j"):
     (tmp_path / name).mkdir(exist_ok=True)
     return SweepSearch(
-        "default", seed=seed, folder=SweepFolder.of(str(tmp_path), name), study_name="sweep",
-        max_epochs=5, patience=2,
+        SweepSpace("default", MLP), seed=seed, folder=SweepFolder.of(str(tmp_path), name),
+        study_name="sweep", max_epochs=5, patience=2,
     )  # fmt: skip
 
 
@@ -137,7 +140,7 @@ def test_the_journal_holds_the_study(tmp_path):
 
 
 def test_check_space_finds_every_hyperparameter_and_the_unconditional_ones():
-    space = check_space("default", {})
+    space = check_space("default", {}, MLP)
     assert set(space.always) == {"optimizer", "lr", "gamma", "activation"}
     assert set(space.distributions) == {*space.always, "momentum"}  # momentum is conditional
     assert space.distributions["lr"].log
@@ -145,7 +148,7 @@ def test_check_space_finds_every_hyperparameter_and_the_unconditional_ones():
 
 def test_check_space_rejects_settings_the_trainable_refuses():
     with pytest.raises(TrialConfigError, match="batch_size"):
-        check_space("small", {"batch_size": 0})
+        check_space("small", {"batch_size": 0}, MLP)
 
 
 def test_tpe_models_the_conditional_momentum_jointly_and_warns_of_nothing():

@@ -6,7 +6,9 @@ import pickle
 
 import pytest
 
+from search_spaces import Vocabulary
 from sweeps.search import SweepSearch
+from sweeps.space import SweepSpace
 from sweeps.stopping import COMPLETE, ERROR, INCOMPLETE, PRUNED, Outcome, SweepStopper, outcome
 from sweeps.storage import SweepFolder
 
@@ -49,8 +51,9 @@ def test_the_stopper_stops_one_trial_after_patience_epochs_without_improvement(t
 
 def test_a_trial_the_journal_ended_stops_at_the_same_epoch_when_ray_restarts_it(tmp_path):
     stop = stopper(tmp_path)
+    space = SweepSpace("default", Vocabulary.of("mlp"))
     search = SweepSearch(
-        "default", seed=0, folder=stop.folder, study_name="sweep", max_epochs=10, patience=3
+        space, seed=0, folder=stop.folder, study_name="sweep", max_epochs=10, patience=3
     )
     search.suggest("a")
     search.on_trial_complete("a", {**result(4, 4), "best_val_loss": 1.0, "training_iteration": 4})

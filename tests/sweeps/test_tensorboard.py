@@ -16,6 +16,7 @@ from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.plugins.custom_scalar import metadata as custom_scalar
 from tensorboard.plugins.hparams import metadata
 
+from search_spaces import Vocabulary
 from sweeps.space import check_space
 from sweeps.tensorboard import TensorBoardLogger, logdir_spec, main
 
@@ -93,7 +94,8 @@ def test_trials_without_a_conditional_hyperparameter_are_still_in_the_table(swee
 
 
 def test_a_trial_appears_in_the_hparams_table_as_soon_as_it_starts(tmp_path):
-    logger = TensorBoardLogger(str(tmp_path), check_space("small", {}).distributions)
+    space = check_space("small", {}, Vocabulary.of("mlp"))
+    logger = TensorBoardLogger(str(tmp_path), space.distributions)
     logger.setup()
     trial = SimpleNamespace(path="/somewhere/trial_004_abc", config={
         "optimizer": "adam", "lr": 0.01, "gamma": 0.95, "activation": "tanh",
