@@ -11,7 +11,6 @@ import pytest
 
 from search_spaces import SpaceError, Vocabulary
 from sweeps.space import SweepSpace, check_space
-from trainable import TrialConfigError
 from trainable.user_code import UserCodeError
 
 MODEL = """\
