@@ -11,16 +11,19 @@ import difflib
 import re
 import time
 import urllib.parse
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from search_spaces import YAML_SUFFIXES
 from trainable import user_code
 from trainable.config import first_error
+from trainable.sources import TABLE_SUFFIXES
 
 CREDENTIAL_KEYS = frozenset({"access_key", "secret_key", "session_token", "password", "token"})
+LOCAL_FILE_SUFFIXES = (*TABLE_SUFFIXES, *YAML_SUFFIXES)
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 # What --smoke changes, unless the user set the key: a whole sweep in seconds.
@@ -120,10 +123,14 @@ class SweepConfig(BaseModel):
 
     @field_validator("model", "dataset", "space")
     @classmethod
-    def _absolute_file(cls, reference: str) -> str:
-        """A ``file.py:attr`` as an absolute path: workers and a later --resume start in
-        other folders."""
-        return user_code.normalize(reference) if user_code.is_reference(reference) else reference
+    def _absolute_file(cls, value: str) -> str:
+        """A ``file.py:attr``, a table file or a YAML space as an absolute path: workers and a
+        later --resume start in other folders."""
+        if user_code.is_reference(value):
+            return user_code.normalize(value)
+        if "://" not in value and PurePosixPath(value).suffix.lower() in LOCAL_FILE_SUFFIXES:
+            return str(Path(value).expanduser().resolve())
+        return value
 
     @field_validator("name")
     @classmethod

@@ -77,17 +77,18 @@ class TrialConfig(BaseModel):
         extra = self.model_extra or {}
         for key, value in extra.items():
             if not key.isidentifier():
-                raise ValueError(f"hyperparameter name {key!r} is not an identifier")
+                raise ValueError(f"{key}: a hyperparameter's name must be an identifier")
             try:
                 TypeAdapter(Scalar).validate_python(value)
             except ValidationError:
                 raise ValueError(
-                    f"hyperparameter {key} must be a number, string, bool or null, got {value!r}"
+                    f"{key}: a hyperparameter must be a number, string, bool or null, got {value!r}"
                 ) from None
         activation = extra.get(ACTIVATION, CHOICES[ACTIVATION][0])
         if activation not in CHOICES[ACTIVATION]:
             raise ValueError(
-                f"unknown activation {activation!r}; valid: {', '.join(CHOICES[ACTIVATION])}"
+                f"activation: unknown activation {activation!r}; "
+                f"valid: {', '.join(CHOICES[ACTIVATION])}"
             )
         return self
 
@@ -107,6 +108,6 @@ class TrialConfig(BaseModel):
 def first_error(err: ValidationError) -> str:
     """pydantic's first complaint as ``field: message`` on one line."""
     detail = err.errors()[0]
-    where = ".".join(str(part) for part in detail["loc"]) or "config"
+    where = ".".join(str(part) for part in detail["loc"])
     message = detail["msg"].removeprefix("Value error, ")
-    return f"{where}: {message}"
+    return f"{where}: {message}" if where else message

@@ -240,9 +240,9 @@ def _pair(reference: str, part: str, value: Any) -> tuple[np.ndarray, np.ndarray
     """Features and labels of ``(features, labels)`` arrays or tensors, checked."""
     if not (isinstance(value, tuple | list) and len(value) == 2):
         raise DataError(
-            f"dataset {reference}: {part} is a {type(value).__name__}; return (features, labels) "
-            "arrays or tensors, a map-style torch.utils.data.Dataset, or a mapping of "
-            "train/val/test parts"
+            f"dataset {reference}: {part} is {user_code.a_kind_of(value)}; return "
+            "(features, labels) arrays or tensors, a map-style torch.utils.data.Dataset, "
+            "or a mapping of train/val/test parts"
         )
     features, labels = (_array(v) for v in value)
     if features is None or labels is None:
@@ -312,7 +312,7 @@ def _item(reference: str, dataset: Dataset, index: int) -> tuple[torch.Tensor, t
         raise user_code.raised("dataset", f"{reference} item {index}", err) from err
     if not (isinstance(item, tuple | list) and len(item) == 2):
         raise DataError(
-            f"dataset {reference}: item {index} is a {type(item).__name__}; a Dataset's items "
+            f"dataset {reference}: item {index} is {user_code.a_kind_of(item)}; a Dataset's items "
             "must be (features, label) pairs"
         )
     x, y = (torch.as_tensor(v) for v in item)

@@ -143,6 +143,6 @@ def build(
 
     if not isinstance(model, torch.nn.Module):
         raise UserCodeError(
-            f"model {reference} returned a {type(model).__name__}, not a torch.nn.Module"
+            f"model {reference} returned {user_code.a_kind_of(model)}, not a torch.nn.Module"
         )
     return model

@@ -53,7 +53,7 @@ def run_once(cfg: TrialConfig) -> None:
     expected = (len(y), split.facts.num_classes)
     shape = tuple(scores.shape) if isinstance(scores, torch.Tensor) else None
     if shape != expected:
-        got = f"shape {shape}" if shape is not None else f"a {type(scores).__name__}"
+        got = f"shape {shape}" if shape is not None else user_code.a_kind_of(scores)
         raise UserCodeError(
             f"model {cfg.model} gives {got} for a batch of {len(y)}; it must give one score per "
             f"class, shape (batch, num_classes) = {expected} (logits or log-probabilities)"

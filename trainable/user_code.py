@@ -70,7 +70,7 @@ def load(reference: str, what: str) -> Any:
         obj = getattr(obj, part)
     if not callable(obj):
         raise UserCodeError(
-            f"{what} {reference!r} is a {type(obj).__name__}, not a callable (a class or function)"
+            f"{what} {reference!r} is {a_kind_of(obj)}, not a callable (a class or function)"
         )
     return obj
 
@@ -93,6 +93,11 @@ def reference_of(obj: Any, what: str) -> str:
                 "cannot import it from there: move it to a .py file and import it from that"
             )
         return normalize(f"{path}:{name}")
+    # A module file beside the script, not installed: by its path, so that a checkpoint
+    # rebuilds the model from any folder (a package keeps its import path).
+    local = source_file(f"{module}:{name}")
+    if local is not None and local.suffix == ".py":
+        return f"{local.resolve()}:{name}"
     return f"{module}:{name}"
 
 
@@ -133,6 +138,12 @@ def where_raised(err: BaseException) -> str:
     own = [f for f in frames if _is_users(f.filename)]
     frame = (own or frames or [None])[-1]
     return f"{frame.filename}:{frame.lineno}" if frame else "?"
+
+
+def a_kind_of(value: object) -> str:
+    """ "a str", "an int": the value's type as an error message names it."""
+    noun = type(value).__name__
+    return f"an {noun}" if noun[0].lower() in "aeiou" else f"a {noun}"
 
 
 def where_in(traceback_text: str) -> str | None:

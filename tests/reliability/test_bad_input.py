@@ -209,7 +209,7 @@ USERS_CODE = {
     ),
     "model attribute not callable": (
         lambda t: ["--model", code(t, "constant_net", "Net = 3\n", "Net")],
-        "constant_net.py:Net' is a int, not a callable",
+        "constant_net.py:Net' is an int, not a callable",
     ),
     "model factory raises": (
         lambda t: users_model(t, "raising_net", RAISING_NET),
