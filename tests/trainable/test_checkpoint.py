@@ -73,11 +73,12 @@ def test_interrupted_first_save_leaves_directory_empty(tmp_path, monkeypatch) ->
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("version", [1, 3, None])
+@pytest.mark.parametrize("version", [1, FORMAT_VERSION - 1, FORMAT_VERSION + 1, None])
 def test_load_rejects_wrong_format_version(tmp_path, version) -> None:
     payload = {"epoch": 1} if version is None else {"epoch": 1, "format_version": version}
     torch.save(payload, tmp_path / FILENAME)
-    with pytest.raises(CheckpointError, match=f"format version {version}; this code reads 2"):
+    expected = f"format version {version}; this code reads {FORMAT_VERSION}$"
+    with pytest.raises(CheckpointError, match=expected):
         checkpoint.load(tmp_path)
 
 
@@ -140,12 +141,19 @@ def test_load_rejects_non_dict_payload(tmp_path) -> None:
 
 
 def test_training_run_bundle_loads_with_weights_only(tmp_path) -> None:
-    run = TrainingRun({"dataset": "digits", "hidden": (8,), "max_epochs": 1, "batch_size": 256})
+    config = {
+        "dataset": "digits", "model_args": {"hidden": (8,)}, "activation": "tanh",
+        "max_epochs": 1, "batch_size": 256,
+    }  # fmt: skip
+    run = TrainingRun(config)
     run.step()
     run.save(str(tmp_path))
     raw = checkpoint.load(tmp_path)
     assert set(raw) == BUNDLE_KEYS
     assert raw["epoch"] == 1
-    assert raw["config"]["hidden"] == (8,)
+    # The config names the model's factory and every argument it was built with.
+    assert raw["config"]["model"] == "mlp"
+    assert raw["config"]["model_args"] == {"hidden": (8,)}
+    assert raw["config"]["activation"] == "tanh"
     assert set(raw["rng"]) >= {"shuffle", "torch"}
     assert raw["model"].keys() == run.model.state_dict().keys()

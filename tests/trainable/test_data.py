@@ -185,8 +185,11 @@ def test_table_file_with_string_label_loads(tmp_path, suffix: str) -> None:
 
 
 def test_unknown_dataset_name_is_rejected() -> None:
-    with pytest.raises(DataError, match=r"unknown dataset 'mnist'; valid: digits, synthetic"):
+    with pytest.raises(DataError) as info:
         data.load("mnist")
+    message = str(info.value)
+    assert message.startswith("unknown dataset 'mnist'; valid: digits, digit_images, synthetic, ")
+    assert message.endswith("or a loader: package.module:attr or path/to/file.py:attr")
 
 
 def test_missing_file_is_rejected(tmp_path) -> None:
@@ -289,3 +292,60 @@ def test_split_to_cpu_preserves_data() -> None:
     for name in TENSOR_FIELDS:
         assert getattr(moved, name).device.type == "cpu"
         assert torch.equal(getattr(moved, name), getattr(split, name)), name
+
+
+def test_digit_images_are_the_digits_as_unstandardised_one_by_eight_by_eight_images() -> None:
+    images, digits = data.load("digit_images", seed=2), data.load("digits", seed=2)
+    assert images.x_train.shape == (digits.x_train.shape[0], 1, 8, 8)
+    raw_x, _ = load_digits(return_X_y=True)
+    order = np.random.default_rng(2).permutation(len(raw_x))
+    _, n_val, n_test = _expected_sizes(len(raw_x))
+    train_idx = order[n_test + n_val :]
+    expected = torch.from_numpy((raw_x[train_idx] / 16.0).reshape(-1, 1, 8, 8).astype(np.float32))
+    assert torch.equal(images.x_train, expected)
+    assert torch.equal(images.y_train, digits.y_train)
+    assert images.x_train.dtype == torch.float32
+    assert images.x_train.min() >= 0.0 and images.x_train.max() <= 1.0
+
+
+@pytest.mark.parametrize(
+    "source, shape, features, classes",
+    [("digits", (64,), 64, 10), ("digit_images", (1, 8, 8), 64, 10), ("synthetic", (20,), 20, 4)],
+)
+def test_facts_tell_the_model_the_input_shape_and_classes(source, shape, features, classes) -> None:
+    facts = data.load(source, seed=0).facts
+    assert (facts.input_shape, facts.num_features, facts.num_classes) == (shape, features, classes)
+    assert facts.as_arguments() == {
+        "num_classes": classes, "input_shape": shape, "num_features": features,
+    }  # fmt: skip
+
+
+def test_train_batches_cover_the_training_rows_once_in_a_seeded_order() -> None:
+    split = data.load("synthetic", seed=0)
+
+    def epoch(seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return list(split.train_batches(100, torch.Generator().manual_seed(seed)))
+
+    parts = epoch(1)
+    assert [len(y) for _, y in parts] == [100] * 12
+    x = torch.cat([xb for xb, _ in parts])
+    assert torch.equal(x[x[:, 0].argsort()], split.x_train[split.x_train[:, 0].argsort()])
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(parts, epoch(1), strict=True))
+    assert not torch.equal(parts[0][0], epoch(2)[0][0])
+
+
+@pytest.mark.parametrize("part", ["train", "val", "test"])
+def test_eval_batches_are_the_part_in_order_in_chunks(monkeypatch, part: str) -> None:
+    split = data.load("synthetic", seed=0)
+    monkeypatch.setattr(data, "EVAL_CHUNK", 150)
+    chunks = list(split.eval_batches(part))
+    x, y = getattr(split, f"x_{part}"), getattr(split, f"y_{part}")
+    assert all(len(yb) == 150 for _, yb in chunks[:-1]) and 0 < len(chunks[-1][1]) <= 150
+    assert torch.equal(torch.cat([xb for xb, _ in chunks]), x)
+    assert torch.equal(torch.cat([yb for _, yb in chunks]), y)
+
+
+def test_sample_is_the_first_training_rows() -> None:
+    split = data.load("digits", seed=0)
+    x, y = split.sample(5)
+    assert torch.equal(x, split.x_train[:5]) and torch.equal(y, split.y_train[:5])

@@ -13,7 +13,7 @@ from trainable.run import TrainingRun, checkpoint_test_metrics
 
 BASE = {
     "dataset": "digits",
-    "hidden": (32,),
+    "model_args": {"hidden": (32,)},
     "optimizer": "adam",
     "lr": 0.01,
     "gamma": 0.9,
@@ -119,8 +119,8 @@ def test_test_uses_best_validation_weights() -> None:
 
     best_model = copy.deepcopy(run.model)
     best_model.load_state_dict(run.best_state)
-    expected = loop.evaluate(best_model, run.split.x_test, run.split.y_test)
-    final = loop.evaluate(run.model, run.split.x_test, run.split.y_test)
+    expected = loop.evaluate(best_model, run.split.eval_batches("test"))
+    final = loop.evaluate(run.model, run.split.eval_batches("test"))
 
     result = run.test()
     assert result == {"test_loss": expected.loss, "test_acc": expected.accuracy}

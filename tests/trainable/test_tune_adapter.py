@@ -10,7 +10,7 @@ pytestmark = pytest.mark.slow
 
 CONFIG = {
     "optimizer": "nesterov", "lr": 0.05, "momentum": 0.9, "gamma": 0.9, "activation": "elu",
-    "hidden": [32], "max_epochs": 6, "seed": 3, "trial_index": 1,
+    "model_args": {"hidden": [32]}, "max_epochs": 6, "seed": 3, "trial_index": 1,
 }  # fmt: skip
 
 
