@@ -1,5 +1,8 @@
 """A user's search space in Python: an Optuna define-by-run function.
 
+    python -m sweeps.run --model examples/my_models.py:SmallCNN \
+        --dataset examples/my_data.py:load_tensors --space examples/my_space.py:space
+
 It only calls ``trial.suggest_*`` and branches. Each name is one the training loop takes
 (optimizer, lr, gamma, momentum, weight_decay, batch_size) or a parameter of the model
 (here SmallCNN's width, dropout and activation); any other name is refused before Ray starts.
