@@ -13,7 +13,8 @@ from trainable.tune_adapter import SweepTrainable
 pytestmark = pytest.mark.slow
 
 CONFIG = {
-    "optimizer": "adam", "lr": 0.01, "gamma": 0.95, "activation": "relu", "hidden": [32],
+    "optimizer": "adam", "lr": 0.01, "gamma": 0.95, "activation": "relu",
+    "model_args": {"hidden": [32]},
     "max_epochs": 8, "seed": 5, "trial_index": 0,
 }  # fmt: skip
 
