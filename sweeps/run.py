@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import optuna
 import ray
-from ray._private import ray_constants
 
 from search_spaces import SpaceError, Vocabulary
-from sweeps import cluster, config
+from sweeps import cluster, config, ray_compat
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.space import TRIAL_INDEX, SpaceInfo, check_space
 from sweeps.storage import SweepFolder
@@ -167,7 +166,7 @@ def ray_session(cfg: SweepConfig, runtime_env: dict[str, Any]) -> Iterator[None]
         yield
         return
     if not (cfg.address or os.environ.get("RAY_ADDRESS")):
-        listen_on_loopback()
+        ray_compat.listen_on_loopback()
     context = ray.init(
         address=cfg.address,
         include_dashboard=cfg.dashboard,
@@ -182,18 +181,6 @@ def ray_session(cfg: SweepConfig, runtime_env: dict[str, Any]) -> Iterator[None]
         yield
     finally:
         ray.shutdown()
-
-
-def listen_on_loopback() -> None:
-    """Make the Ray that ``ray.init`` starts here bind every server to 127.0.0.1.
-
-    Ray binds its servers to the node's IP, which it finds by routing towards the internet
-    unless Ray clusters are switched off (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, the macOS
-    and Windows default): then the node is 127.0.0.1. Ray reads that variable when it is
-    imported, so the switch is set directly. Joining a cluster leaves it alone: other nodes
-    must reach the driver.
-    """
-    ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 def run(plan: Plan) -> SweepResults:

@@ -20,6 +20,8 @@ from optuna.trial import TrialState
 from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search.optuna import OptunaSearch
 
+from sweeps.optuna_compat import reopen, storage_id, stored
+from sweeps.ray_compat import OptunaSearchState
 from sweeps.space import TRIAL_INDEX, SweepSpace
 from sweeps.stopping import COMPLETE, ENDED_AT, ERROR, outcome
 from sweeps.storage import SweepFolder, journal_storage
@@ -79,15 +81,19 @@ class SweepSearch(OptunaSearch):
         repeat theirs.
         """
         super().restore(checkpoint_path)
-        asked = len(self._ot_study.get_trials(deepcopy=False))
+        asked = len(self._state.study.get_trials(deepcopy=False))
         seed = int(np.random.SeedSequence([self.seed, asked]).generate_state(1)[0])
-        self._sampler = self._ot_study.sampler = tpe_sampler(seed)
+        self._state.replace_sampler(tpe_sampler(seed))
+
+    @property
+    def _state(self) -> OptunaSearchState:
+        return OptunaSearchState(self)
 
     def suggest(self, trial_id: str) -> dict | None:
-        if trial_id not in self._ot_trials:
+        if trial_id not in self._state.trials:
             orphan = self._orphan()
             if orphan is not None:
-                self._ot_trials[trial_id] = orphan
+                self._state.trials[trial_id] = orphan
         return super().suggest(trial_id)
 
     def _orphan(self) -> optuna.Trial | None:
@@ -98,10 +104,11 @@ class SweepSearch(OptunaSearch):
         them again; reusing them keeps one Optuna trial per Ray trial, numbered without gaps,
         with the parameters TPE chose then.
         """
-        held = {ot_trial._trial_id for ot_trial in self._ot_trials.values()}
-        for frozen in self._ot_study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if frozen._trial_id not in held:
-                return optuna.Trial(self._ot_study, frozen._trial_id)
+        state = self._state
+        held = {storage_id(ot_trial) for ot_trial in state.trials.values()}
+        for frozen in state.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if storage_id(frozen) not in held:
+                return reopen(state.study, frozen)
         return None
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
@@ -116,38 +123,41 @@ class SweepSearch(OptunaSearch):
         """Whether this searcher has the trial's Optuna trial, adopting it from the journal by
         its number where Ray restored the trial from a snapshot newer than the searcher's (Ray
         saves the two apart; a driver killed between them leaves the searcher behind)."""
-        if trial_id in self._ot_trials:
+        state = self._state
+        if trial_id in state.trials:
             return True
         number = (result or {}).get(f"config/{TRIAL_INDEX}")
-        for frozen in self._ot_study.get_trials(deepcopy=False):
+        for frozen in state.study.get_trials(deepcopy=False):
             if frozen.number == number:
-                self._ot_trials[trial_id] = optuna.Trial(self._ot_study, frozen._trial_id)
+                state.trials[trial_id] = reopen(state.study, frozen)
                 return True
         return False
 
     def _reported(self, trial_id: str, result: dict[str, Any]) -> bool:
         """Whether the journal has this epoch already: re-trained after a restore, or the
         last result, which Ray passes to on_trial_complete as well."""
-        frozen = self._ot_study._storage.get_trial(self._ot_trials[trial_id]._trial_id)
+        state = self._state
+        frozen = stored(state.study, state.trials[trial_id])
         return result[TRAINING_ITERATION] in frozen.intermediate_values
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
     ) -> None:
-        if trial_id in self._completed_trials or not self._holds(trial_id, result):
+        state = self._state
+        if trial_id in state.completed or not self._holds(trial_id, result):
             return
         if result and not error:
             # Ray does not pass a trial's last result to on_trial_result when it stops it.
             self.on_trial_result(trial_id, result)
         ended = outcome(result, error, self.max_epochs, self.patience)
-        state = STATES.get(ended.status, TrialState.PRUNED)
-        value = result["best_val_loss"] if state == TrialState.COMPLETE else None
-        ot_trial = self._ot_trials[trial_id]
+        trial_state = STATES.get(ended.status, TrialState.PRUNED)
+        value = result["best_val_loss"] if trial_state == TrialState.COMPLETE else None
+        ot_trial = state.trials[trial_id]
         # After a driver crash Ray restores this searcher from its last experiment snapshot,
         # which can be older than the journal: the trial may have ended there already.
         with contextlib.suppress(UpdateFinishedTrialError):
             ot_trial.set_user_attr("stop_reason", ended.reason)
             if result and "epoch" in result:
                 ot_trial.set_user_attr(ENDED_AT, result["epoch"])
-            self._ot_study.tell(ot_trial, value, state=state)
-        self._completed_trials.add(trial_id)
+            state.study.tell(ot_trial, value, state=trial_state)
+        state.completed.add(trial_id)

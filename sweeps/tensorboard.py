@@ -1,7 +1,8 @@
 """TensorBoard for sweeps: per-epoch curves and an HParams table that fills in while trials run.
 
-``TensorBoardLogger`` replaces Ray's TBX logger (it subclasses it, so Ray adds no second one).
-Ray's writes hparams only when a trial ends, derives the experiment's columns from whichever
+``TensorBoardLogger`` replaces Ray's TBX logger (see :func:`loggers`: the sweep passes Ray's CSV
+and JSON loggers itself and tells Tune to add none of its own). Ray's writes hparams only when a
+trial ends, derives the experiment's columns from whichever
 trials it saw, and mixes in bookkeeping fields (done, time_this_iter_s, ...). Here the
 experiment's hparams config is written once, from the search space, so conditional
 hyperparameters such as momentum keep their column; each trial starts its HParams session when
@@ -14,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import optuna
 from ray.tune.experiment import Trial
-from ray.tune.logger.tensorboardx import TBXLoggerCallback
+from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, LoggerCallback
 from tensorboard.plugins.hparams import summary_v2 as hp
 
 from sweeps.config import ConfigError
@@ -55,13 +57,25 @@ def hparam(name: str, distribution: optuna.distributions.BaseDistribution) -> hp
     return hp.HParam(name, hp.RealInterval(float(distribution.low), float(distribution.high)))
 
 
-class TensorBoardLogger(TBXLoggerCallback):
+# Tune adds a CSV, a JSON and a TBX logger unless it is told not to (a documented switch, read
+# when a Tuner runs): the CSV and JSON ones are passed by the sweep (the results read both),
+# and its TBX logger would write a second, differently shaped copy of TensorBoard's data.
+os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
+
+
+def loggers(
+    logdir: str, distributions: dict[str, optuna.distributions.BaseDistribution]
+) -> list[LoggerCallback]:
+    """The sweep's loggers: Ray's CSV and JSON ones, and TensorBoard's."""
+    return [CSVLoggerCallback(), JsonLoggerCallback(), TensorBoardLogger(logdir, distributions)]
+
+
+class TensorBoardLogger(LoggerCallback):
     """Writes ``<logdir>/<trial name>/`` event files and the experiment config in ``<logdir>``."""
 
     def __init__(
         self, logdir: str, distributions: dict[str, optuna.distributions.BaseDistribution]
     ) -> None:
-        # Ray's __init__ only imports tensorboardX; everything it sets up is replaced here.
         self.logdir = Path(logdir)
         self.distributions = dict(distributions)
         self._writers: dict[str, Any] = {}  # by trial folder name

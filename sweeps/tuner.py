@@ -21,12 +21,12 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter
 
+from sweeps import ray_compat, tensorboard
 from sweeps.config import SweepConfig
 from sweeps.search import SweepSearch
 from sweeps.space import SpaceInfo, SweepSpace
 from sweeps.stopping import SweepStopper
 from sweeps.storage import STUDY, SweepFolder
-from sweeps.tensorboard import TensorBoardLogger
 from sweeps.watchdog import HangWatchdog
 from trainable.tune_adapter import SweepTrainable
 
@@ -145,7 +145,7 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, num_trials: i
                 checkpoint_at_end=True,
             ),
             callbacks=[
-                TensorBoardLogger(folder.tensorboard_dir(), space.distributions),
+                *tensorboard.loggers(folder.tensorboard_dir(), space.distributions),
                 *([] if folder.is_local else [JournalPublisher(folder)]),
                 *([HangWatchdog(cfg.trial_timeout, folder)] if cfg.trial_timeout else []),
             ],
@@ -156,7 +156,6 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, num_trials: i
 
 
 EXPERIMENT_STATE = "experiment_state-*.json"  # Ray's snapshots; it restores the newest
-PENDING_DECISIONS = ("_cached_trial_decisions", "_queued_trial_decisions")
 
 
 def restore(cfg: SweepConfig, folder: SweepFolder) -> tune.Tuner:
@@ -191,7 +190,5 @@ def forget_pending_decisions(folder: SweepFolder) -> None:
     if newest is None:
         return
     state = json.loads(folder.read_text(newest))
-    runner = state["runner_data"]
-    if any(runner.get(key) for key in PENDING_DECISIONS):
-        runner.update({key: {} for key in PENDING_DECISIONS})
+    if ray_compat.forget_pending_decisions(state):
         folder.write_bytes(newest, json.dumps(state).encode())

@@ -20,6 +20,7 @@ import ray
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
+from sweeps import ray_compat
 from sweeps.storage import SweepFolder
 
 TIMEOUTS = "timeouts.json"
@@ -45,7 +46,7 @@ class HangWatchdog(Callback):
         now = time.monotonic()
         for trial in trials:
             since = self._alive.get(trial.trial_id)
-            actor = trial.temporary_state.ray_actor
+            actor = ray_compat.trial_actor(trial)
             if trial.status != Trial.RUNNING or since is None or actor is None:
                 continue
             if now - since > self.timeout_s:
