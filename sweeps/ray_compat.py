@@ -8,11 +8,12 @@ version when Ray renames or reshapes one, before a user meets the change as a cr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import optuna
-from ray.tune.experiment import Trial
-from ray.tune.search.optuna import OptunaSearch
+if TYPE_CHECKING:  # the sweep's checks import this module, and Ray Tune only later
+    import optuna
+    from ray.tune.experiment import Trial
+    from ray.tune.search.optuna import OptunaSearch
 
 # Ray's experiment snapshot (``experiment_state-*.json``) keeps, under ``runner_data``, the
 # scheduler decisions that wait for a trial's checkpoint save to finish.
