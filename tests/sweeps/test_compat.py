@@ -22,8 +22,9 @@ def space(trial: optuna.Trial) -> None:
 
 
 def test_ray_still_has_the_cluster_switch_it_reads_for_the_node_ip(monkeypatch):
-    from ray._private import ray_constants, services
+    from ray._private import ray_constants, services, worker
 
+    monkeypatch.setattr(worker, "_global_node", None)  # a Ray of this session answers first
     assert isinstance(getattr(ray_constants, "ENABLE_RAY_CLUSTER", None), bool), (
         f"{RAY} has no bool ray._private.ray_constants.ENABLE_RAY_CLUSTER"
     )
