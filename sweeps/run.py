@@ -39,13 +39,12 @@ if TYPE_CHECKING:
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 # Ray Tune snapshots the experiment each time a trial has saved --keep-checkpoints checkpoints
 # since the last snapshot (so that a restore never points at a deleted one), and warns, in six
-# lines each time, when that happens twice within 5 s: a default sweep printed it 8 times.
+# lines each time, when that happens twice within 5 s, as it does in every short sweep.
 # The snapshots are what makes resuming safe, so the warning is switched off, not the snapshots.
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 # A Ray started here does not prestart a Python worker per CPU before the driver connects: those
 # belong to no job, so the trials' actors never run in them, and on a small machine their start
-# (about 1 s of CPU each) competed with the sweep's own start: a default sweep on 2 cores took
-# 0.9 s longer with them, and its trials ran in the same two processes either way.
+# competes with the sweep's own.
 os.environ.setdefault("RAY_prestart_worker_first_driver", "0")
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -55,8 +54,8 @@ RESUMABLE = frozenset({"name", "storage", "address", "resume", "dashboard"})
 USER_ERRORS = (ConfigError, SpaceError, DataError, TrialConfigError, UserCodeError)
 T = TypeVar("T")
 # What a sweep imports once its input is checked, while Ray starts: torch, Ray Tune, TensorBoard,
-# matplotlib, and scikit-learn for the report's fANOVA (about 3.5 s on 2 cores). Checking the
-# input imports none of them; the report's imports no longer wait for the sweep's end.
+# matplotlib, and scikit-learn for the report's fANOVA: seconds on a small machine. Checking the
+# input imports none of them, and the report's imports need not wait for the sweep's end.
 SWEEP_MODULES = ("sweeps.tuner", "sweeps.results", "sweeps.report")
 
 
@@ -200,8 +199,8 @@ def run(plan: Plan) -> SweepResults:
         else:
             sweep = tuner.restore(cfg, folder)
         grid = sweep.fit()
-        # Ray's shutdown is mostly waiting (about 1.3 s) for its processes to exit; the results
-        # need no Ray, so they are written meanwhile.
+        # Ray's shutdown is mostly waiting for its processes to exit; the results need no Ray,
+        # so they are written meanwhile.
         written = in_background(write_results, grid, cfg, folder)
     return written.result()
 
@@ -271,7 +270,7 @@ def _fmt(value: object) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     # Once the process exits, everything is written: the interpreter need not collect the
-    # cycles of torch's, Ray's and Optuna's objects on its way out (about 1.2 s).
+    # cycles of torch's, Ray's and Optuna's objects on its way out, which takes a while.
     atexit.register(gc.freeze)
     try:
         plan = prepare(config.parse(argv))

@@ -54,11 +54,11 @@ class NewestFirstASHA(ASHAScheduler):
 
     With actor reuse, Ray Tune gives the trial it picks a worker that has just freed up, and
     kills the actor that was starting for that trial. Ray picks the oldest pending trial: the
-    one whose actor is already starting (a process importing torch: about 4 s here). With
-    trials shorter than that, each new worker arrived to find its trial taken and was killed,
-    and the sweep ran in one process while others kept starting: the benchmark's sweep took
-    40 s instead of 19 s in two of three runs. The newest trial's actor is at most a request
-    waiting for a CPU, which costs nothing to drop, so the starting worker keeps its trial.
+    one whose actor is already starting (a process importing torch). With trials shorter than
+    a worker's start, each new worker arrived to find its trial taken and was killed, and the
+    sweep ran in one process while others kept starting. The newest trial's actor is at most a
+    request waiting for a CPU, which costs nothing to drop, so the starting worker keeps its
+    trial (``tests/reliability/test_slow_worker.py``).
     """
 
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:

@@ -5,7 +5,7 @@ the model's factory resolves and every parameter it needs is supplied. Where the
 data is the user's, the model is also built once on the CPU and run on one real batch, which
 must give one score per class. The built-in MLP on built-in data skips that step: it flattens
 any input and ends in one logit per class (its contract test shows it), and building it would
-import torch before Ray starts (about 1.3 s on 2 cores) for nothing.
+import torch before Ray starts (seconds on a small machine) for nothing.
 """
 
 from __future__ import annotations

@@ -53,8 +53,8 @@ def read(source: str, label: str | None, seed: int) -> tuple[np.ndarray, np.ndar
 def _read_digits() -> tuple[np.ndarray, np.ndarray]:
     """The arrays of ``load_digits(return_X_y=True)``, read from the file scikit-learn ships.
 
-    Finding the file does not import scikit-learn, which would cost each worker process about
-    0.9 s; its loader is the fallback should the file move.
+    Finding the file does not import scikit-learn, which is slow to import in every worker
+    process; its loader is the fallback should the file move.
     """
     spec = importlib.util.find_spec("sklearn")
     path = Path(spec.origin).parent / DIGITS_CSV if spec and spec.origin else None
@@ -66,7 +66,7 @@ def _read_digits() -> tuple[np.ndarray, np.ndarray]:
 
     options = pyarrow.csv.ReadOptions(autogenerate_column_names=True)  # the file has no header
     table = pyarrow.csv.read_csv(path, read_options=options)  # gunzipped, as its name says
-    # As one tensor: converting columns one by one would import pandas (another 0.3 s).
+    # As one tensor: converting columns one by one would import pandas too.
     values = table.combine_chunks().to_batches()[0].to_tensor().to_numpy()
     return values[:, :-1].astype(np.float64), values[:, -1].astype(np.int64)
 
