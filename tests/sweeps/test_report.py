@@ -126,9 +126,9 @@ def test_importances_past_100_trials_come_from_a_smaller_forest(monkeypatch, num
 
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     study.optimize(objective, n_trials=num_trials)
-    built, evaluator = [], report.FanovaImportanceEvaluator
+    built, evaluator = [], report.analysis.FanovaImportanceEvaluator
     monkeypatch.setattr(
-        report,
+        report.analysis,
         "FanovaImportanceEvaluator",
         lambda **options: built.append(options) or evaluator(**options),
     )
@@ -144,7 +144,7 @@ def test_the_cli_refuses_a_folder_without_results(tmp_path, capsys):
     assert err.startswith("error: ") and "sweep.json" in err and err.count("\n") == 1
 
 
-# ---- sweeps of a user's own hyperparameters, without Ray -----------------------------------
+# Sweeps of a user's own hyperparameters, built here without Ray.
 
 
 def _sweep(params: list[dict], losses: list[float], distributions: dict | None = None):
