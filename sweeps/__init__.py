@@ -2,6 +2,10 @@
 
 ``python -m sweeps.run`` is the entry point, and ``sweeps.sweep(...)`` its Python equal. This
 package imports :mod:`trainable` and :mod:`search_spaces`; they never import it.
+
+Its top level is what a user configures and runs, and what a sweep leaves behind: ``config``,
+``space``, ``run``, ``api``, ``results``, ``report`` and ``tensorboard``. :mod:`sweeps.tune` is
+the Ray Tune run, and :mod:`sweeps.storage` the sweep folder that the run and its outputs use.
 """
 
 from __future__ import annotations

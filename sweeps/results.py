@@ -21,9 +21,9 @@ import pyarrow.parquet as pq
 from ray.tune import Result, ResultGrid
 
 from sweeps.config import SweepConfig
-from sweeps.stopping import ERROR, INCOMPLETE, Outcome, outcome
 from sweeps.storage import SweepFolder, load_study
-from sweeps.watchdog import timeouts
+from sweeps.tune.stopping import ERROR, INCOMPLETE, Outcome, outcome
+from sweeps.tune.watchdog import timeouts
 from trainable import user_code
 from trainable.run import checkpoint_test_metrics
 

@@ -22,10 +22,11 @@ import optuna
 import ray
 
 from search_spaces import SpaceError, Vocabulary
-from sweeps import cluster, config, ray_compat
+from sweeps import config
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.space import TRIAL_INDEX, SpaceInfo, check_space
 from sweeps.storage import SweepFolder
+from sweeps.tune import cluster, ray_compat
 from trainable import TrialConfigError, preflight, user_code
 from trainable.sources import DataError
 from trainable.user_code import UserCodeError
@@ -56,7 +57,7 @@ T = TypeVar("T")
 # What a sweep imports once its input is checked, while Ray starts: torch, Ray Tune, TensorBoard,
 # matplotlib, and scikit-learn for the report's fANOVA: seconds on a small machine. Checking the
 # input imports none of them, and the report's imports need not wait for the sweep's end.
-SWEEP_MODULES = ("sweeps.tuner", "sweeps.results", "sweeps.report")
+SWEEP_MODULES = ("sweeps.tune.tuner", "sweeps.results", "sweeps.report")
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,8 @@ def _resumed(cfg: SweepConfig, folder: SweepFolder) -> tuple[SweepConfig, int]:
     """The saved config, and how many trials a larger ``--num-trials`` adds to the study."""
     from ray import tune  # only a resumed sweep needs Ray Tune (and torch) for its checks
 
-    from sweeps import results, stopping
+    from sweeps import results
+    from sweeps.tune import stopping
 
     if not folder.has(SAVED_CONFIG):
         known = ", ".join(folder.existing_sweeps()) or "none"
@@ -187,7 +189,7 @@ def run(plan: Plan) -> SweepResults:
     imported = in_background(import_modules, SWEEP_MODULES)
     with ray_session(cfg, plan.runtime_env):
         imported.result()
-        from sweeps import tuner
+        from sweeps.tune import tuner
 
         cluster.check_resources(cfg)  # first: nodes it waits for are probed too
         cluster.check_shared_storage(folder)
@@ -198,7 +200,7 @@ def run(plan: Plan) -> SweepResults:
             sweep = tuner.build(cfg, folder, plan.space, plan.new_trials)
         else:
             sweep = tuner.restore(cfg, folder)
-        grid = sweep.fit()
+        grid = tuner.fit(sweep)
         # Ray's shutdown is mostly waiting for its processes to exit; the results need no Ray,
         # so they are written meanwhile.
         written = in_background(write_results, grid, cfg, folder)

@@ -9,7 +9,7 @@ import sys
 import pyarrow.fs as pafs
 import pytest
 
-from sweeps.atomic_fs import _AtomicFile, atomic_local_filesystem
+from sweeps.storage.atomic_fs import _AtomicFile, atomic_local_filesystem
 
 
 @pytest.mark.parametrize("size", [10, 3 << 20], ids=["held in memory", "staged on disk"])
@@ -17,7 +17,7 @@ def test_a_writer_killed_midway_leaves_the_previous_file_whole(tmp_path, size):
     target = tmp_path / "experiment_state-1.json"
     target.write_text('{"trials": "the last snapshot"}')
     code = (
-        "import os; from sweeps.atomic_fs import atomic_local_filesystem; "
+        "import os; from sweeps.storage.atomic_fs import atomic_local_filesystem; "
         f"s = atomic_local_filesystem().open_output_stream({str(target)!r}); "
         f"s.write(b'x' * {size}); s.flush(); os._exit(9)"
     )
@@ -69,3 +69,21 @@ def test_the_same_bytes_leave_the_file_as_it_was_and_other_bytes_replace_it(tmp_
             stream.write(grown)
         assert target.read_bytes() == grown
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
+
+
+def test_a_worker_unpickles_it_importing_pyarrow_and_nothing_of_the_sweep():
+    """Ray's workers unpickle the filesystem, which imports ``sweeps.storage`` first: its names
+    are imported on first use, so the worker gets neither Optuna nor the sweep's configuration."""
+    heavy = ("optuna", "pydantic", "yaml", "ray", "torch", "trainable", "search_spaces", "sweeps")
+    code = (
+        "import pickle, sys; pickle.loads(sys.stdin.buffer.read()); "
+        f"print(*sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))"
+    )
+    blob = pickle.dumps(atomic_local_filesystem())
+    imported = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True)
+    assert imported.returncode == 0, imported.stderr.decode()
+    assert imported.stdout.decode().split() == [
+        "sweeps",
+        "sweeps.storage",
+        "sweeps.storage.atomic_fs",
+    ]

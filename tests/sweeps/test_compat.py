@@ -1,5 +1,5 @@
-"""The private names of Ray and Optuna that sweeps.ray_compat and sweeps.optuna_compat rely on,
-checked against the installed versions: a failure names the version that changed them."""
+"""The private names of Ray and Optuna that sweeps.tune.ray_compat and sweeps.tune.optuna_compat
+rely on, checked against the installed versions: a failure names the version that changed them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import ray
 from ray.tune.execution.tune_controller import TuneController
 from ray.tune.experiment.trial import _TemporaryTrialState
 
-from sweeps import optuna_compat, ray_compat
+from sweeps.tune import optuna_compat, ray_compat
 
 RAY = f"Ray {ray.__version__}"
 OPTUNA = f"Optuna {optuna.__version__}"

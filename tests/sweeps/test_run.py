@@ -16,8 +16,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from sweeps import config, run, tuner
+from sweeps import config, run
 from sweeps.config import SweepConfig
+from sweeps.tune import tuner
 
 
 def test_checking_a_sweep_imports_neither_torch_nor_ray_tune_nor_matplotlib(tmp_path):

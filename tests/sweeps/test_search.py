@@ -12,9 +12,9 @@ from optuna.trial import TrialState
 
 import search_spaces
 from search_spaces import Vocabulary
-from sweeps.search import SweepSearch, tpe_sampler
 from sweeps.space import SweepSpace, check_space
 from sweeps.storage import JOURNAL, SweepFolder
+from sweeps.tune.search import SweepSearch, tpe_sampler
 from trainable import TrialConfigError
 
 MLP = Vocabulary.of("mlp")

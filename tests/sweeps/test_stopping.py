@@ -7,10 +7,10 @@ import pickle
 import pytest
 
 from search_spaces import Vocabulary
-from sweeps.search import SweepSearch
 from sweeps.space import SweepSpace
-from sweeps.stopping import COMPLETE, ERROR, INCOMPLETE, PRUNED, Outcome, SweepStopper, outcome
 from sweeps.storage import SweepFolder
+from sweeps.tune.search import SweepSearch
+from sweeps.tune.stopping import COMPLETE, ERROR, INCOMPLETE, PRUNED, Outcome, SweepStopper, outcome
 
 
 def result(epoch, best_epoch, diverged=False):

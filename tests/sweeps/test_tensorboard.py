@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -18,7 +19,8 @@ from tensorboard.plugins.hparams import metadata
 
 from search_spaces import Vocabulary
 from sweeps.space import check_space
-from sweeps.tensorboard import TensorBoardLogger, logdir_spec, main
+from sweeps.tensorboard import logdir_spec, main
+from sweeps.tune.logger import AUTO_LOGGERS, TensorBoardLogger
 
 SWEPT = {"activation", "gamma", "lr", "momentum", "optimizer"}  # the small space
 METRIC_TAGS = {"best/val_loss", "best/val_acc", "best/epoch"}
@@ -52,6 +54,17 @@ def test_the_experiment_config_has_every_searched_hyperparameter_and_the_metrics
     assert shown == {
         "best/val_loss": "val_loss", "best/val_acc": "val_acc", "best/epoch": "best_epoch"
     }  # fmt: skip
+
+
+def test_tunes_own_tensorboard_logger_stays_out_and_only_for_the_sweep(sweep):
+    """Event files only under tensorboard/ (Tune's TBX logger would add one per trial folder),
+    while the CSV and JSON logs the results read are there; the switch that keeps Tune's
+    loggers out is off again once the sweep is done, for the process's other Tune runs."""
+    folder = sweep["folder"]
+    assert not list(folder.glob("trial_*/events.out.tfevents.*"))
+    assert all((t / "progress.csv").is_file() and (t / "result.json").is_file()
+               for t in folder.glob("trial_*"))  # fmt: skip
+    assert AUTO_LOGGERS not in os.environ
 
 
 def test_a_custom_scalars_chart_overlays_training_and_validation_curves(sweep):

@@ -8,7 +8,7 @@ import pytest
 
 from sweeps.config import SweepConfig
 from sweeps.storage import SweepFolder
-from sweeps.tuner import forget_pending_decisions, proposed_at_once
+from sweeps.tune.tuner import forget_pending_decisions, proposed_at_once
 
 
 @pytest.mark.parametrize(

@@ -9,21 +9,14 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
-import optuna
 import pyarrow as pa
 import pyarrow.fs as pafs
-from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 
-from sweeps.atomic_fs import atomic_local_filesystem
 from sweeps.config import ConfigError
+from sweeps.storage.atomic_fs import atomic_local_filesystem
 
-JOURNAL = "optuna.journal"
-STUDY = "sweep"  # the Optuna study's name in the journal
+JOURNAL = "optuna.journal"  # the Optuna journal's file name (see sweeps.storage.journal)
 TENSORBOARD = "tensorboard"
-# Only the sweep's driver writes its journal, and holds the lock for milliseconds: a lock older
-# than this was left by a killed driver (Optuna's default waits 30 s before breaking it).
-JOURNAL_LOCK_GRACE_S = 5
 
 
 @dataclass(frozen=True)
@@ -170,7 +163,8 @@ class SweepFolder:
 
     def write_bytes(self, filename: str, data: bytes) -> str:
         """Write whole or not at all: a local folder's filesystem renames each file into place
-        when complete (see :mod:`sweeps.atomic_fs`), an object store puts an object whole."""
+        when complete (see :mod:`sweeps.storage.atomic_fs`), an object store puts an object
+        whole."""
         self.filesystem.create_dir(self.path, recursive=True)
         target = self.file(filename)
         with self.filesystem.open_output_stream(target) as out:
@@ -183,37 +177,3 @@ class SweepFolder:
 
     def read_text(self, filename: str) -> str:
         return self.read_bytes(filename).decode()
-
-
-def journal_storage(folder: SweepFolder) -> JournalStorage:
-    """Optuna's storage over the sweep's journal file."""
-    return JournalStorage(SweepJournal(folder))
-
-
-def load_study(folder: SweepFolder) -> optuna.Study | None:
-    """The sweep's Optuna study, or None before the searcher first wrote the journal."""
-    if not folder.has(JOURNAL):
-        return None
-    try:
-        return optuna.load_study(study_name=STUDY, storage=journal_storage(folder))
-    except KeyError:  # a journal without the study yet
-        return None
-
-
-class SweepJournal(JournalFileBackend):
-    """The journal file of a sweep folder, on the machine that opens it.
-
-    It pickles as its folder, not as a file path: Ray's snapshot of the searcher (and of the
-    stopper), restored on another machine or under another HOME, then opens that machine's
-    copy (fetched from the object store when it has none) instead of a cache path that
-    existed only where the snapshot was taken.
-    """
-
-    def __init__(self, folder: SweepFolder) -> None:
-        self.folder = folder
-        path = folder.journal()
-        lock = JournalFileSymlinkLock(path, grace_period=JOURNAL_LOCK_GRACE_S)
-        super().__init__(path, lock_obj=lock)
-
-    def __reduce__(self) -> tuple[type, tuple[SweepFolder]]:
-        return SweepJournal, (self.folder,)

@@ -35,7 +35,7 @@ def listen_on_loopback() -> None:
 
 def forget_pending_decisions(state: dict[str, Any]) -> bool:
     """Empty the pending scheduler decisions of a parsed experiment snapshot; whether it held
-    any. Tune has no public way to drop them (see ``sweeps.tuner.restore`` for why)."""
+    any. Tune has no public way to drop them (see ``sweeps.tune.tuner.restore`` for why)."""
     runner = state["runner_data"]
     if not any(runner.get(key) for key in PENDING_DECISIONS):
         return False
@@ -51,7 +51,7 @@ def trial_actor(trial: Trial) -> Any | None:
 
 @dataclass(frozen=True)
 class OptunaSearchState:
-    """The parts of Ray's OptunaSearch that its subclass ``sweeps.search.SweepSearch`` reads
+    """The parts of Ray's OptunaSearch that its subclass ``sweeps.tune.search.SweepSearch`` reads
     and writes: OptunaSearch tells Optuna every trial ended COMPLETE, and keeps its study and
     its Ray-trial -> Optuna-trial map to itself, so reporting PRUNED trials and adopting trials
     from the journal after a crash needs them."""

@@ -21,13 +21,14 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter
 
-from sweeps import ray_compat, tensorboard
 from sweeps.config import SweepConfig
-from sweeps.search import SweepSearch
 from sweeps.space import SpaceInfo, SweepSpace
-from sweeps.stopping import SweepStopper
 from sweeps.storage import STUDY, SweepFolder
-from sweeps.watchdog import HangWatchdog
+from sweeps.tune import ray_compat
+from sweeps.tune.logger import loggers, no_automatic_loggers
+from sweeps.tune.search import SweepSearch
+from sweeps.tune.stopping import SweepStopper
+from sweeps.tune.watchdog import HangWatchdog
 from trainable.tune_adapter import SweepTrainable
 
 
@@ -145,7 +146,7 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, num_trials: i
                 checkpoint_at_end=True,
             ),
             callbacks=[
-                *tensorboard.loggers(folder.tensorboard_dir(), space.distributions),
+                *loggers(folder.tensorboard_dir(), space.distributions),
                 *([] if folder.is_local else [JournalPublisher(folder)]),
                 *([HangWatchdog(cfg.trial_timeout, folder)] if cfg.trial_timeout else []),
             ],
@@ -153,6 +154,12 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, num_trials: i
             verbose=1,
         ),
     )
+
+
+def fit(sweep: tune.Tuner) -> tune.ResultGrid:
+    """Run the sweep with the loggers it passes, and none that Tune would add."""
+    with no_automatic_loggers():
+        return sweep.fit()
 
 
 EXPERIMENT_STATE = "experiment_state-*.json"  # Ray's snapshots; it restores the newest

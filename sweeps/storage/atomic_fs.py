@@ -10,7 +10,8 @@ a hidden name, and renamed over it once complete: a rename is atomic on a POSIX 
 (NFS included), so a reader sees the old file or the new one.
 
 Ray pickles the filesystem to its workers (they copy checkpoints), so this module imports
-nothing but pyarrow.
+nothing but pyarrow; its package :mod:`sweeps.storage`, which Python imports first, imports
+nothing until one of its names is used.
 """
 
 from __future__ import annotations

@@ -20,11 +20,11 @@ from optuna.trial import TrialState
 from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search.optuna import OptunaSearch
 
-from sweeps.optuna_compat import reopen, storage_id, stored
-from sweeps.ray_compat import OptunaSearchState
 from sweeps.space import TRIAL_INDEX, SweepSpace
-from sweeps.stopping import COMPLETE, ENDED_AT, ERROR, outcome
 from sweeps.storage import SweepFolder, journal_storage
+from sweeps.tune.optuna_compat import reopen, storage_id, stored
+from sweeps.tune.ray_compat import OptunaSearchState
+from sweeps.tune.stopping import COMPLETE, ENDED_AT, ERROR, outcome
 
 STATES = {COMPLETE: TrialState.COMPLETE, ERROR: TrialState.FAIL}
 

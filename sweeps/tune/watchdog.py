@@ -20,8 +20,8 @@ import ray
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
-from sweeps import ray_compat
 from sweeps.storage import SweepFolder
+from sweeps.tune import ray_compat
 
 TIMEOUTS = "timeouts.json"
 logger = logging.getLogger(__name__)
