@@ -86,7 +86,7 @@ def main() -> None:
     parser.add_argument("--sampler", choices=["tpe", "random"], default="tpe")
     parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    workload = Workload.of(args)
+    workload = Workload.from_args(args)
     if args.worker is not None:
         worker(args.out, workload, args.sampler, args.worker)
         return

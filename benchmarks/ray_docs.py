@@ -92,7 +92,7 @@ def space(trial: optuna.Trial) -> None:
 
 def main() -> None:
     args = Workload.parser().parse_args()
-    workload = Workload.of(args)
+    workload = Workload.from_args(args)
     ray.init(num_cpus=workload.workers, include_dashboard=False)
     fixed = workload.trial_config({}, 0)
     tuner = tune.Tuner(

@@ -50,7 +50,7 @@ class Workload:
         return parser
 
     @classmethod
-    def of(cls, args: argparse.Namespace) -> Workload:
+    def from_args(cls, args: argparse.Namespace) -> Workload:
         return cls(seed=args.seed, num_trials=args.num_trials, max_epochs=args.max_epochs)
 
     def trial_config(self, params: dict[str, Any], index: int) -> dict[str, Any]:

@@ -170,7 +170,7 @@ def evaluate_best(
         "val_loss": row["best_val_loss"],
         "val_acc": at_best.get("val_acc"),
         **test,
-        "checkpoint": folder.uri_at(result.checkpoint.path),
+        "checkpoint": folder.uri_for_path(result.checkpoint.path),
     }
 
 

@@ -73,7 +73,7 @@ class Plan:
 
 def prepare(cfg: SweepConfig) -> Plan:
     """Check the sweep can run (and resolve a resumed one's saved config) without touching Ray."""
-    folder = SweepFolder.of(cfg.storage, cfg.name)
+    folder = SweepFolder.in_storage(cfg.storage, cfg.name)
     new_trials = cfg.num_trials
     if cfg.resume:
         cfg, new_trials = _resumed(cfg, folder)
@@ -93,7 +93,7 @@ def prepare(cfg: SweepConfig) -> Plan:
     if edited:
         raise ConfigError(
             f"search space file {cfg.space} changed since sweep {cfg.name!r} started; "
-            f"restore it (a copy is in {folder.uri_of(SAVED_SPACE)}) or start a new sweep"
+            f"restore it (a copy is in {folder.file_uri(SAVED_SPACE)}) or start a new sweep"
         )
     preflight.check({**settings, **space.first, TRIAL_INDEX: 0})
     folder.ensure_writable()
@@ -254,7 +254,7 @@ def summary(outcome: SweepResults, folder: SweepFolder) -> str:
         ]
     else:
         lines.append("No trial produced a usable model.")
-    lines += [f"Results: {folder.uri}", f"Report: {folder.uri_of(REPORT)}", watch(folder)]
+    lines += [f"Results: {folder.uri}", f"Report: {folder.file_uri(REPORT)}", watch(folder)]
     return "\n".join(lines)
 
 

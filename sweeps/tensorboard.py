@@ -17,7 +17,7 @@ def logdir_spec(locations: list[str]) -> str:
     """TensorBoard's ``--logdir_spec``: one group of runs per sweep folder, named by the sweep."""
     parts: dict[str, str] = {}
     for location in locations:
-        folder = SweepFolder.at(location)
+        folder = SweepFolder.from_location(location)
         if not folder.exists():
             raise ConfigError(f"no sweep folder at {location}")
         if not folder.has_folder(TENSORBOARD):

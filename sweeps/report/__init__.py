@@ -92,7 +92,7 @@ def write(folder: SweepFolder) -> str:
         folder.write_bytes(FIGURES[key], png)
     best_json = json.loads(folder.read_text(BEST)) if folder.has(BEST) else None
     folder.write_bytes(REPORT, page(sweep, images, best_json, importance).encode())
-    return folder.uri_of(REPORT)
+    return folder.file_uri(REPORT)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        folder = SweepFolder.at(args.folder)
+        folder = SweepFolder.from_location(args.folder)
         if not folder.exists():
             raise ConfigError(f"no sweep folder at {args.folder}")
         print(f"Report: {write(folder)}")

@@ -72,7 +72,7 @@ class _AtomicFile:
             return
         self.closed = True
         if self.memory is not None:
-            if _holds(self.path, self.memory.getbuffer()):
+            if _has_bytes(self.path, self.memory.getbuffer()):
                 return
             self._stage()
         self.file.close()
@@ -91,7 +91,7 @@ class _AtomicFile:
         return (self.file or self.memory).tell()
 
 
-def _holds(path: str, data: memoryview) -> bool:
+def _has_bytes(path: str, data: memoryview) -> bool:
     """Whether the file at ``path`` holds exactly ``data``."""
     try:
         with open(path, "rb") as file:

@@ -27,7 +27,7 @@ class SweepFolder:
     root: str  # ``storage`` as a path inside ``filesystem``
 
     @classmethod
-    def of(cls, storage: str, name: str) -> SweepFolder:
+    def in_storage(cls, storage: str, name: str) -> SweepFolder:
         if "://" in storage:
             try:
                 filesystem, root = pafs.FileSystem.from_uri(storage)
@@ -48,28 +48,28 @@ class SweepFolder:
         return posixpath.join(self.root, self.name)
 
     @classmethod
-    def at(cls, location: str) -> SweepFolder:
+    def from_location(cls, location: str) -> SweepFolder:
         """The sweep folder at a path or URI: ``runs/sweep-1``, ``s3://bucket/runs/x?region=..``."""
         base, sep, query = location.partition("?")
         storage, _, name = base.rstrip("/").rpartition("/")
         if not name:
             raise ConfigError(f"not a sweep folder: {location!r}")
-        return cls.of((storage or ".") + sep + query, name)
+        return cls.in_storage((storage or ".") + sep + query, name)
 
     @property
     def uri(self) -> str:
         base, sep, query = self.storage.partition("?")
         return f"{base}/{self.name}{sep}{query}"
 
-    def uri_of(self, filename: str) -> str:
+    def file_uri(self, filename: str) -> str:
         """Where the user finds a file of the sweep: a local path, or a URI."""
         base, sep, query = self.uri.partition("?")
         return f"{base}/{filename}{sep}{query}"
 
-    def uri_at(self, path: str) -> str:
-        """:meth:`uri_of` a path inside the folder's filesystem (where Ray says a checkpoint is):
+    def uri_for_path(self, path: str) -> str:
+        """:meth:`file_uri` a path inside the folder's filesystem (where Ray says a checkpoint is):
         a bucket path alone names no endpoint, scheme or region."""
-        return self.uri_of(posixpath.relpath(path, self.path))
+        return self.file_uri(posixpath.relpath(path, self.path))
 
     def file(self, filename: str) -> str:
         return posixpath.join(self.path, filename)

@@ -24,7 +24,7 @@ from sweeps.space import TRIAL_INDEX, SweepSpace
 from sweeps.storage import SweepFolder, journal_storage
 from sweeps.tune.optuna_compat import reopen, storage_id, stored
 from sweeps.tune.ray_compat import OptunaSearchState
-from sweeps.tune.stopping import COMPLETE, ENDED_AT, ERROR, outcome
+from sweeps.tune.stopping import COMPLETE, ENDED_AT_ATTR, ERROR, outcome
 
 STATES = {COMPLETE: TrialState.COMPLETE, ERROR: TrialState.FAIL}
 
@@ -114,12 +114,16 @@ class SweepSearch(OptunaSearch):
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         # Optuna rejects NaN intermediate values; a diverged epoch says nothing to the sampler.
         finite = math.isfinite(result.get(self.metric, math.nan))
-        if not finite or not self._holds(trial_id, result) or self._reported(trial_id, result):
+        if (
+            not finite
+            or not self._held_or_adopted(trial_id, result)
+            or self._reported(trial_id, result)
+        ):
             return
         with contextlib.suppress(UpdateFinishedTrialError):  # see on_trial_complete
             super().on_trial_result(trial_id, result)
 
-    def _holds(self, trial_id: str, result: dict[str, Any] | None) -> bool:
+    def _held_or_adopted(self, trial_id: str, result: dict[str, Any] | None) -> bool:
         """Whether this searcher has the trial's Optuna trial, adopting it from the journal by
         its number where Ray restored the trial from a snapshot newer than the searcher's (Ray
         saves the two apart; a driver killed between them leaves the searcher behind)."""
@@ -144,7 +148,7 @@ class SweepSearch(OptunaSearch):
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
     ) -> None:
         state = self._state
-        if trial_id in state.completed or not self._holds(trial_id, result):
+        if trial_id in state.completed or not self._held_or_adopted(trial_id, result):
             return
         if result and not error:
             # Ray does not pass a trial's last result to on_trial_result when it stops it.
@@ -158,6 +162,6 @@ class SweepSearch(OptunaSearch):
         with contextlib.suppress(UpdateFinishedTrialError):
             ot_trial.set_user_attr("stop_reason", ended.reason)
             if result and "epoch" in result:
-                ot_trial.set_user_attr(ENDED_AT, result["epoch"])
+                ot_trial.set_user_attr(ENDED_AT_ATTR, result["epoch"])
             state.study.tell(ot_trial, value, state=trial_state)
         state.completed.add(trial_id)

@@ -20,7 +20,7 @@ from sweeps.storage import SweepFolder, journal_storage
 COMPLETE, PRUNED, ERROR, INCOMPLETE = "COMPLETE", "PRUNED", "ERROR", "INCOMPLETE"
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 REASONS = ("completed", "asha", "stalled", "diverged", "error", "timeout", "interrupted")
-ENDED_AT = "epochs"  # the Optuna user attribute: the epoch a trial ended at
+ENDED_AT_ATTR = "epochs"  # the Optuna user attribute: the epoch a trial ended at
 
 
 @dataclass(frozen=True)
@@ -87,5 +87,6 @@ def ended_epochs(folder: SweepFolder, study_name: str) -> dict[int, int]:
     except KeyError:  # no study yet
         return {}
     return {
-        t.number: t.user_attrs.get(ENDED_AT, max(t.intermediate_values, default=0)) for t in trials
+        t.number: t.user_attrs.get(ENDED_AT_ATTR, max(t.intermediate_values, default=0))
+        for t in trials
     }

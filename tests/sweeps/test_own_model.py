@@ -71,7 +71,7 @@ def table(path: Path) -> list[dict]:
 
 
 def study_params(folder: Path) -> dict[int, dict]:
-    study = load_study(SweepFolder.at(str(folder)))
+    study = load_study(SweepFolder.from_location(str(folder)))
     return {trial.number: trial.params for trial in study.trials}
 
 
@@ -189,7 +189,7 @@ def test_a_tensor_loader_with_the_seed_and_a_python_space(ray_cluster, tmp_path)
     searched = ["optimizer", "lr", "dropout", "batch_size"]
     trials = assert_tables_agree_with_the_study(folder, searched, 3)
     assert {t["optimizer"] for t in trials} <= {"adam", "nadam"}
-    study = load_study(SweepFolder.at(str(folder)))
+    study = load_study(SweepFolder.from_location(str(folder)))
     assert all(list(t.distributions) == searched for t in study.trials)
     # Called in the driver and in each worker process, always with the sweep seed.
     assert set((tmp_path / "seeds.log").read_text().split()) == {"3"}

@@ -22,7 +22,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="module")
 def data(sweep):
-    return report.read(SweepFolder.at(str(sweep["folder"])))
+    return report.read(SweepFolder.from_location(str(sweep["folder"])))
 
 
 @pytest.fixture(scope="module")
@@ -304,7 +304,7 @@ def test_the_report_of_a_user_space_computes_the_importances_once(tmp_path, monk
     pq.write_table(pa.Table.from_pylist(epochs), folder / "epochs.parquet")
     calls, importances = [], report.importances
     monkeypatch.setattr(report, "importances", lambda s: calls.append(s) or importances(s))
-    report.write(SweepFolder.at(str(folder)))
+    report.write(SweepFolder.from_location(str(folder)))
     assert len(calls) == 1
     page = (folder / report.REPORT).read_text()
     assert "<th>optimizer \\ activation</th>" in page

@@ -23,7 +23,7 @@ MLP = Vocabulary.of("mlp")
 def searcher(tmp_path, seed=0, name="j"):
     (tmp_path / name).mkdir(exist_ok=True)
     return SweepSearch(
-        SweepSpace("default", MLP), seed=seed, folder=SweepFolder.of(str(tmp_path), name),
+        SweepSpace("default", MLP), seed=seed, folder=SweepFolder.in_storage(str(tmp_path), name),
         study_name="sweep", max_epochs=5, patience=2,
     )  # fmt: skip
 

@@ -39,7 +39,9 @@ def test_outcome(last, error, expected):
 
 def stopper(tmp_path):
     (tmp_path / "j").mkdir()
-    return SweepStopper(patience=3, folder=SweepFolder.of(str(tmp_path), "j"), study_name="sweep")
+    return SweepStopper(
+        patience=3, folder=SweepFolder.in_storage(str(tmp_path), "j"), study_name="sweep"
+    )
 
 
 def test_the_stopper_stops_one_trial_after_patience_epochs_without_improvement(tmp_path):

@@ -25,7 +25,7 @@ def test_the_searcher_keeps_one_trial_queued_beyond_what_runs(ray_cluster, optio
 
 
 def test_pending_decisions_are_dropped_from_the_newest_snapshot_only(tmp_path):
-    folder = SweepFolder.of(str(tmp_path), "s")
+    folder = SweepFolder.in_storage(str(tmp_path), "s")
     runner = {
         "_cached_trial_decisions": {"a1": "STOP"}, "_queued_trial_decisions": {"b2": "CONTINUE"},
         "_iteration": 300,
@@ -45,6 +45,6 @@ def test_pending_decisions_are_dropped_from_the_newest_snapshot_only(tmp_path):
 
 
 def test_a_folder_without_snapshots_is_left_alone(tmp_path):
-    folder = SweepFolder.of(str(tmp_path), "s")
+    folder = SweepFolder.in_storage(str(tmp_path), "s")
     forget_pending_decisions(folder)
     assert not folder.exists()
