@@ -34,11 +34,10 @@ class _AtomicFile:
 
     Ray re-copies every trial's logs (``result.json``, ``progress.csv``, ``params.*``) into
     the sweep folder at each experiment snapshot, changed or not: O(trials) files a snapshot,
-    and the snapshots grow with the trials (25 in a sweep of 32 trials, 43 at 64). So a small
-    file is held in memory and, if the folder already has these very bytes, left alone: no
-    staging file, no rename. 128 unchanged trial files took 27 ms of CPU a snapshot instead
-    of 46 ms (pyarrow's own LocalFileSystem: 7-12 ms). A file past ``IN_MEMORY`` is staged on
-    disk as it is written.
+    and the snapshots grow with the trials. So a small file is held in memory and, if the
+    folder already has these very bytes, left alone: no staging file, no rename (the figures
+    are in the commit that made it so). A file past ``IN_MEMORY`` is staged on disk as it is
+    written.
     """
 
     IN_MEMORY = 1 << 20
