@@ -32,8 +32,6 @@ from trainable.sources import DataError
 from trainable.user_code import UserCodeError
 
 if TYPE_CHECKING:
-    from ray import tune
-
     from sweeps.results import SweepResults
 
 # Ray's classic progress table (one table, refreshed) instead of a panel per trial start and end.
@@ -67,16 +65,14 @@ class Plan:
     cfg: SweepConfig
     folder: SweepFolder
     space: SpaceInfo
-    new_trials: int  # trials this run proposes afresh; 0: continue Ray's saved experiment
     runtime_env: dict[str, Any]  # what Ray ships to workers on a cluster: the user's code
 
 
 def prepare(cfg: SweepConfig) -> Plan:
     """Check the sweep can run (and resolve a resumed one's saved config) without touching Ray."""
     folder = SweepFolder.in_storage(cfg.storage, cfg.name)
-    new_trials = cfg.num_trials
     if cfg.resume:
-        cfg, new_trials = _resumed(cfg, folder)
+        cfg = _resumed(cfg, folder)
     elif folder.exists():
         raise ConfigError(
             f"sweep {cfg.name!r} already exists in {folder.storage}; "
@@ -97,7 +93,7 @@ def prepare(cfg: SweepConfig) -> Plan:
         )
     preflight.check({**settings, **space.first, TRIAL_INDEX: 0})
     folder.ensure_writable()
-    return Plan(cfg, folder, space, new_trials, runtime_env(cfg))
+    return Plan(cfg, folder, space, runtime_env(cfg))
 
 
 def runtime_env(cfg: SweepConfig) -> dict[str, Any]:
@@ -113,22 +109,19 @@ def runtime_env(cfg: SweepConfig) -> dict[str, Any]:
     return {"py_modules": sorted(shipped)} if shipped else {}
 
 
-def _resumed(cfg: SweepConfig, folder: SweepFolder) -> tuple[SweepConfig, int]:
-    """The saved config, and how many trials a larger ``--num-trials`` adds to the study."""
-    from ray import tune  # only a resumed sweep needs Ray Tune (and torch) for its checks
-
-    from sweeps import results
-    from sweeps.tune import stopping
-
+def _resumed(cfg: SweepConfig, folder: SweepFolder) -> SweepConfig:
+    """The saved config, with a larger ``--num-trials`` if one is given (it extends the study)."""
     if not folder.has(SAVED_CONFIG):
         known = ", ".join(folder.existing_sweeps()) or "none"
         raise ConfigError(f"no sweep {cfg.name!r} to resume in {folder.storage}; sweeps: {known}")
-    if not tune.Tuner.can_restore(folder.uri):
+    try:
+        saved = SweepConfig.model_validate_json(folder.read_text(SAVED_CONFIG))
+    except ValueError as err:  # pydantic's ValidationError is one
+        reason = str(err).splitlines()[0]
         raise ConfigError(
-            f"sweep {cfg.name!r} stopped before Ray saved any state; "
-            "start it again under a new --name"
-        )
-    saved = SweepConfig.model_validate_json(folder.read_text(SAVED_CONFIG))
+            f"sweep {cfg.name!r} has an unreadable {SAVED_CONFIG} ({reason}); "
+            f"restore it or start a new sweep"
+        ) from None
     changed = sorted(
         key
         for key in cfg.model_fields_set - RESUMABLE - {"num_trials"}
@@ -140,20 +133,14 @@ def _resumed(cfg: SweepConfig, folder: SweepFolder) -> tuple[SweepConfig, int]:
             f"{changed[0]} differs ({getattr(saved, changed[0])!r} there, "
             f"{getattr(cfg, changed[0])!r} now)"
         )
-    added = cfg.num_trials - saved.num_trials if "num_trials" in cfg.model_fields_set else 0
-    if added < 0:
+    num_trials = cfg.num_trials if "num_trials" in cfg.model_fields_set else saved.num_trials
+    if num_trials < saved.num_trials:
         raise ConfigError(
             f"--num-trials can only grow on --resume ({saved.num_trials} there, "
             f"{cfg.num_trials} now)"
         )
-    statuses = [row["status"] for row in results.read_table(folder, results.TRIALS)]
-    if added and (len(statuses) < saved.num_trials or stopping.INCOMPLETE in statuses):
-        raise ConfigError(
-            f"sweep {cfg.name!r} has unfinished trials; finish it with --resume "
-            "before raising --num-trials"
-        )
     update = {"address": cfg.address, "dashboard": cfg.dashboard, "resume": True}
-    return saved.model_copy(update={**update, "num_trials": saved.num_trials + added}), added
+    return saved.model_copy(update={**update, "num_trials": num_trials})
 
 
 @contextlib.contextmanager
@@ -193,17 +180,16 @@ def run(plan: Plan) -> SweepResults:
 
         cluster.check_resources(cfg)  # first: nodes it waits for are probed too
         cluster.check_shared_storage(folder)
-        if plan.new_trials:
-            folder.write_bytes(SAVED_CONFIG, cfg.model_dump_json(indent=2).encode())
-            if plan.space.text is not None:
-                folder.write_bytes(SAVED_SPACE, plan.space.text.encode())
-            sweep = tuner.build(cfg, folder, plan.space, plan.new_trials)
-        else:
-            sweep = tuner.restore(cfg, folder)
-        grid = tuner.fit(sweep)
+        # A larger --num-trials is saved too: a sweep resumed again continues the larger one.
+        folder.write_bytes(SAVED_CONFIG, cfg.model_dump_json(indent=2).encode())
+        if plan.space.text is not None and not cfg.resume:
+            folder.write_bytes(SAVED_SPACE, plan.space.text.encode())
+        sweep = tuner.build(cfg, folder, plan.space)
+        if sweep is not None:
+            tuner.fit(sweep)
         # Ray's shutdown is mostly waiting for its processes to exit; the results need no Ray,
         # so they are written meanwhile.
-        written = in_background(write_results, grid, cfg, folder)
+        written = in_background(write_results, cfg, folder)
     return written.result()
 
 
@@ -212,11 +198,18 @@ def import_modules(names: tuple[str, ...]) -> None:
         importlib.import_module(name)
 
 
-def write_results(grid: tune.ResultGrid, cfg: SweepConfig, folder: SweepFolder) -> SweepResults:
-    from sweeps import report, results
+def write_results(cfg: SweepConfig, folder: SweepFolder) -> SweepResults:
+    """The tables, the TensorBoard runs and the report, all from the sweep's record."""
+    from pathlib import Path
 
+    from sweeps import report, results
+    from sweeps.record import SweepRecord
+    from sweeps.tune.logger import write_runs
+
+    record = SweepRecord(folder)
+    outcome = results.write(cfg, folder, record)
+    write_runs(Path(folder.tensorboard_dir()), record.trials(), record.distributions())
     folder.publish()
-    outcome = results.write(grid, cfg, folder)
     if outcome.epochs.num_rows:
         report.write(folder)
     return outcome

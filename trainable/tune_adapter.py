@@ -3,6 +3,9 @@
 Ray's template method: ``setup`` builds the run, ``step`` is one epoch, ``save_checkpoint`` /
 ``load_checkpoint`` write and read the bundle, and ``reset_config`` lets the Tuner hand a live
 actor the next trial (``reuse_actors``), keeping the process, its threads and its cached dataset.
+
+A trial of a resumed sweep is a new Ray trial whose config says, under :data:`RESUME`, which
+checkpoints its earlier runs left (newest first): it continues from the first that loads.
 """
 
 from __future__ import annotations
@@ -11,15 +14,21 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import ray
 import torch
 from ray import tune
 
-from trainable.checkpoint import load_first_good
+from trainable import checkpoint
+from trainable.checkpoint import CheckpointError, load_first_good
 from trainable.run import TrainingRun
 
 logger = logging.getLogger(__name__)
 CHECKPOINT_GLOB = "checkpoint_[0-9]*"  # Ray's checkpoint folders in a trial folder
+# The config key of a trial that continues an earlier run of it: a mapping of
+RESUME = "resume"
+RESUME_CHECKPOINTS = "checkpoints"  # its checkpoints' paths or URIs, newest first
+RESUME_RECORDED = "recorded"  # the last epoch the sweep's record has of it
 
 
 def _device() -> torch.device:
@@ -39,7 +48,34 @@ class SweepTrainable(tune.Trainable):
         torch.set_num_threads(cpus)
         # A Dataset is read by DataLoader processes on the trial's other CPUs, if it has any.
         self.workers = cpus - 1
-        self.run = TrainingRun(config, _device(), self.workers)
+        self._start(config, _device())
+
+    def _start(self, config: dict[str, Any], device: torch.device) -> None:
+        resume = config.get(RESUME) or {}
+        self.run = TrainingRun(
+            {k: v for k, v in config.items() if k != RESUME}, device, self.workers
+        )
+        if resume.get(RESUME_CHECKPOINTS):
+            self._resume(resume[RESUME_CHECKPOINTS])
+
+    def _resume(self, sources: list[str]) -> None:
+        """Continue from the first of ``sources`` that loads; from the start if none does
+        (the epochs re-trained are the same: the run is seeded)."""
+        problems = []
+        for source in sources:
+            try:
+                with tune.Checkpoint(source).as_directory() as directory:
+                    bundle = checkpoint.load(directory, self.run.device)
+            except (CheckpointError, OSError, pa.ArrowException) as err:
+                problems.append(f"{source}: {str(err).splitlines()[0] if str(err) else err!r}")
+                continue
+            for problem in problems:
+                logger.warning("skipped a checkpoint: %s; resuming from %s", problem, source)
+            self.run.load_state_dict(bundle)
+            return
+        logger.warning(
+            "no checkpoint of the trial loads (%s); it starts again", "; ".join(problems)
+        )
 
     def step(self) -> dict[str, Any]:
         metrics = self.run.step()
@@ -66,5 +102,5 @@ class SweepTrainable(tune.Trainable):
         self.run.load_state_dict(bundle)
 
     def reset_config(self, new_config: dict[str, Any]) -> bool:
-        self.run = TrainingRun(new_config, self.run.device, self.workers)
+        self._start(new_config, self.run.device)
         return True

@@ -150,12 +150,14 @@ class SweepFolder:
             self.write_bytes(JOURNAL, Path(self.journal()).read_bytes())
 
     def publish(self) -> None:
-        """Copy the locally kept journal and TensorBoard files into an object-store folder."""
+        """Copy the locally kept journal and TensorBoard files into an object-store folder,
+        whose TensorBoard files they replace."""
         if self.is_local:
             return
         self.publish_journal()
         local = self.cache / TENSORBOARD
         if local.is_dir():
+            self.filesystem.delete_dir_contents(self.file(TENSORBOARD), missing_dir_ok=True)
             pafs.copy_files(
                 str(local), self.file(TENSORBOARD),
                 source_filesystem=pafs.LocalFileSystem(), destination_filesystem=self.filesystem,

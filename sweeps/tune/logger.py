@@ -16,14 +16,20 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from ray.tune.experiment import Trial
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, LoggerCallback
 from tensorboard.plugins.hparams import summary_v2 as hp
+
+from sweeps.space import TRIAL_INDEX
+
+if TYPE_CHECKING:
+    from sweeps.record import TrialRecord
 
 # result key -> scalar tag
 SCALARS = {
@@ -83,7 +89,12 @@ def loggers(
 
 
 class TensorBoardLogger(LoggerCallback):
-    """Writes ``<logdir>/<trial name>/`` event files and the experiment config in ``<logdir>``."""
+    """Writes ``<logdir>/trial_NNN/`` event files and the experiment config in ``<logdir>``.
+
+    A run is named by the trial's number, so a trial resumed in a later run of the sweep goes
+    on in the same run; at the sweep's end :func:`write_runs` writes every run anew from the
+    record, which the live view may lack epochs of (a killed driver's unflushed events).
+    """
 
     def __init__(
         self, logdir: str, distributions: dict[str, optuna.distributions.BaseDistribution]
@@ -93,40 +104,21 @@ class TensorBoardLogger(LoggerCallback):
         self._writers: dict[str, Any] = {}  # by trial folder name
 
     def setup(self, *args: Any, **kwargs: Any) -> None:
-        # Once per sweep: a resumed sweep finds the config already there.
-        if self.logdir.is_dir() and any(self.logdir.glob("events.out.tfevents.*")):
-            return
-        config = hp.hparams_config_pb(
-            hparams=[hparam(name, d) for name, d in sorted(self.distributions.items())],
-            metrics=[hp.Metric(tag, display_name=shown) for tag, shown in METRICS],
-        )
-        with self._writer(self.logdir) as writer:
-            writer.file_writer.add_summary(config)
-            writer.add_custom_scalars(OVERLAYS)
+        write_config(self.logdir, self.distributions)
 
     def log_trial_start(self, trial: Trial) -> None:
         self.log_trial_end(trial)
         name = _run_name(trial)
         run = self.logdir / name
         resumed = run.is_dir() and any(run.iterdir())
-        writer = self._writers[name] = self._writer(run)
+        writer = self._writers[name] = _writer(run)
         if not resumed:
-            values = {k: v for k, v in trial.config.items() if k in self.distributions}
-            writer.file_writer.add_summary(hp.hparams_pb(values, trial_id=name))
-            writer.flush()
+            _start_run(writer, name, trial.config, self.distributions)
 
     def log_trial_result(self, iteration: int, trial: Trial, result: dict[str, Any]) -> None:
         writer = self._writers.get(_run_name(trial))
-        if writer is None or "epoch" not in result:
-            return
-        epoch = int(result["epoch"])
-        for key, tag in SCALARS.items():
-            if key in result:
-                writer.add_scalar(tag, result[key], epoch)
-        if result.get("best_epoch") == epoch and math.isfinite(result["best_val_loss"]):
-            writer.add_scalar(BEST_VAL_LOSS, result["best_val_loss"], epoch)
-            writer.add_scalar(BEST_VAL_ACC, result["val_acc"], epoch)
-            writer.add_scalar(BEST_EPOCH, epoch, epoch)
+        if writer is not None and "epoch" in result:
+            _log_epoch(writer, result)
 
     def log_trial_end(self, trial: Trial, failed: bool = False) -> None:
         writer = self._writers.pop(_run_name(trial), None)
@@ -137,15 +129,67 @@ class TensorBoardLogger(LoggerCallback):
         while self._writers:
             self._writers.popitem()[1].close()
 
-    @staticmethod
-    def _writer(directory: Path) -> Any:
-        from torch.utils.tensorboard import SummaryWriter
-
-        return SummaryWriter(str(directory), flush_secs=5)
-
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_writers": {}}
 
 
+def write_config(
+    logdir: Path, distributions: dict[str, optuna.distributions.BaseDistribution]
+) -> None:
+    """The experiment's HParams config and chart layout, once per sweep."""
+    if logdir.is_dir() and any(logdir.glob("events.out.tfevents.*")):
+        return
+    config = hp.hparams_config_pb(
+        hparams=[hparam(name, d) for name, d in sorted(distributions.items())],
+        metrics=[hp.Metric(tag, display_name=shown) for tag, shown in METRICS],
+    )
+    with _writer(logdir) as writer:
+        writer.file_writer.add_summary(config)
+        writer.add_custom_scalars(OVERLAYS)
+
+
+def write_runs(
+    logdir: Path,
+    trials: list[TrialRecord],
+    distributions: dict[str, optuna.distributions.BaseDistribution],
+) -> None:
+    """Every trial's run written anew from the record, and no run of a trial it lacks."""
+    write_config(logdir, distributions)
+    names = {trial.name for trial in trials}
+    for stale in logdir.glob("trial_*"):
+        if stale.name not in names:
+            shutil.rmtree(stale)
+    for trial in trials:
+        run = logdir / trial.name
+        shutil.rmtree(run, ignore_errors=True)
+        with _writer(run) as writer:
+            _start_run(writer, trial.name, trial.params, distributions)
+            for epoch in trial.epochs:
+                _log_epoch(writer, epoch)
+
+
+def _start_run(writer: Any, name: str, config: dict[str, Any], distributions: dict) -> None:
+    values = {k: v for k, v in config.items() if k in distributions}
+    writer.file_writer.add_summary(hp.hparams_pb(values, trial_id=name))
+    writer.flush()
+
+
+def _log_epoch(writer: Any, result: dict[str, Any]) -> None:
+    epoch = int(result["epoch"])
+    for key, tag in SCALARS.items():
+        if result.get(key) is not None:
+            writer.add_scalar(tag, result[key], epoch)
+    if result.get("best_epoch") == epoch and math.isfinite(result["best_val_loss"]):
+        writer.add_scalar(BEST_VAL_LOSS, result["best_val_loss"], epoch)
+        writer.add_scalar(BEST_VAL_ACC, result["val_acc"], epoch)
+        writer.add_scalar(BEST_EPOCH, epoch, epoch)
+
+
+def _writer(directory: Path) -> Any:
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(directory), flush_secs=5)
+
+
 def _run_name(trial: Trial) -> str:
-    return Path(trial.path).name  # the trial's folder name, trial_NNN_<id>
+    return f"trial_{trial.config[TRIAL_INDEX]:03d}"  # as TrialRecord.name

@@ -7,17 +7,10 @@ version when Ray renames or reshapes one, before a user meets the change as a cr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the sweep's checks import this module, and Ray Tune only later
-    import optuna
     from ray.tune.experiment import Trial
-    from ray.tune.search.optuna import OptunaSearch
-
-# Ray's experiment snapshot (``experiment_state-*.json``) keeps, under ``runner_data``, the
-# scheduler decisions that wait for a trial's checkpoint save to finish.
-PENDING_DECISIONS = ("_cached_trial_decisions", "_queued_trial_decisions")
 
 
 def listen_on_loopback() -> None:
@@ -33,44 +26,7 @@ def listen_on_loopback() -> None:
     ray_constants.ENABLE_RAY_CLUSTER = False
 
 
-def forget_pending_decisions(state: dict[str, Any]) -> bool:
-    """Empty the pending scheduler decisions of a parsed experiment snapshot; whether it held
-    any. Tune has no public way to drop them (see ``sweeps.tune.tuner.restore`` for why)."""
-    runner = state["runner_data"]
-    if not any(runner.get(key) for key in PENDING_DECISIONS):
-        return False
-    runner.update({key: {} for key in PENDING_DECISIONS})
-    return True
-
-
 def trial_actor(trial: Trial) -> Any | None:
     """The actor running ``trial`` (None when it has none): Tune lets callbacks see trials but
     not stop a hung one, which only killing its actor does."""
     return trial.temporary_state.ray_actor
-
-
-@dataclass(frozen=True)
-class OptunaSearchState:
-    """The parts of Ray's OptunaSearch that its subclass ``sweeps.tune.search.SweepSearch`` reads
-    and writes: OptunaSearch tells Optuna every trial ended COMPLETE, and keeps its study and
-    its Ray-trial -> Optuna-trial map to itself, so reporting PRUNED trials and adopting trials
-    from the journal after a crash needs them."""
-
-    searcher: OptunaSearch
-
-    @property
-    def study(self) -> optuna.Study:
-        return self.searcher._ot_study
-
-    @property
-    def trials(self) -> dict[str, optuna.Trial]:
-        """Ray trial id -> the Optuna trial it was given."""
-        return self.searcher._ot_trials
-
-    @property
-    def completed(self) -> set[str]:
-        """Ray trial ids already told to Optuna."""
-        return self.searcher._completed_trials
-
-    def replace_sampler(self, sampler: optuna.samplers.BaseSampler) -> None:
-        self.searcher._sampler = self.study.sampler = sampler

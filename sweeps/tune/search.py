@@ -1,32 +1,30 @@
-"""Optuna behind Ray Tune: the seeded TPE searcher, its journal, and honest trial states.
+"""Optuna behind Ray Tune, with the sweep's record as the one truth about its trials.
 
-Ray's OptunaSearch tells Optuna that every trial ended COMPLETE, also those ASHA or the
-stopper cut short, which feeds TPE partial-budget losses as if they were final. Here a trial
-cut short is told as PRUNED (Optuna then keeps its last intermediate value as such), a crash
-as FAIL, and a completed one with its best validation loss.
+:class:`SweepSearch` is the Ray searcher: it hands Ray first the trials the record has not
+ended (same number, same parameters, resuming from their newest recorded checkpoint), then
+trials it asks Optuna's seeded TPE for, until the study holds ``--num-trials``.
+:class:`JournalRecorder` writes what Ray reports into the record: every epoch, every
+checkpoint, and each trial's end, told to Optuna honestly (a trial ASHA or the stopper cut short
+is PRUNED, a crash FAIL, a completed one COMPLETE with its best validation loss; Ray's own
+OptunaSearch tells every trial COMPLETE, feeding TPE partial-budget losses as if final).
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
+import posixpath
 import warnings
 from typing import Any
 
-import numpy as np
 import optuna
-from optuna.exceptions import UpdateFinishedTrialError
-from optuna.trial import TrialState
-from ray.tune.result import TRAINING_ITERATION
-from ray.tune.search.optuna import OptunaSearch
+from ray.tune import Callback
+from ray.tune.experiment import Trial
+from ray.tune.search import Searcher
 
+from sweeps.record import SweepRecord, TrialRecord, error_line
 from sweeps.space import TRIAL_INDEX, SweepSpace
-from sweeps.storage import SweepFolder, journal_storage
-from sweeps.tune.optuna_compat import reopen, storage_id, stored
-from sweeps.tune.ray_compat import OptunaSearchState
-from sweeps.tune.stopping import COMPLETE, ENDED_AT_ATTR, ERROR, outcome
-
-STATES = {COMPLETE: TrialState.COMPLETE, ERROR: TrialState.FAIL}
+from sweeps.storage import SweepFolder
+from sweeps.tune.stopping import INCOMPLETE, outcome
+from trainable.tune_adapter import RESUME, RESUME_CHECKPOINTS, RESUME_RECORDED
 
 
 def tpe_sampler(seed: int) -> optuna.samplers.TPESampler:
@@ -35,133 +33,98 @@ def tpe_sampler(seed: int) -> optuna.samplers.TPESampler:
     A space with a conditional hyperparameter (momentum, for two optimizers) otherwise has its
     joint model over the hyperparameters every trial has, and the rest sampled one by one;
     Optuna advises groups for such define-by-run spaces. On the benchmarks' workload the gain
-    is within the run-to-run noise (see the README's Performance section). Optuna calls the
-    option experimental; its warning is kept out of the sweep's output.
+    is within the run-to-run noise (see benchmarks/README.md). Optuna calls the option
+    experimental; its warning is kept out of the sweep's output.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.samplers.TPESampler(seed=seed, group=True)
 
 
-class SweepSearch(OptunaSearch):
-    """OptunaSearch with a TPE sampler seeded by the sweep, a journal file, and PRUNED states."""
+class SweepSearch(Searcher):
+    """Proposes the record's unfinished trials, then new ones, up to ``num_trials`` in all."""
 
     def __init__(
         self,
+        record: SweepRecord,
         space: SweepSpace,
         *,
-        seed: int,
         folder: SweepFolder,
-        study_name: str,
-        max_epochs: int,
-        patience: int,
+        num_trials: int,
+        unfinished: list[TrialRecord],
     ) -> None:
-        self.seed, self.max_epochs, self.patience = seed, max_epochs, patience
-        self.folder = folder
-        super().__init__(
-            space=space,
-            metric="val_loss",
-            mode="min",
-            sampler=tpe_sampler(seed),
-            study_name=study_name,
-            storage=journal_storage(folder),
-        )
+        super().__init__(metric="val_loss", mode="min")
+        self.record, self.space, self.folder = record, space, folder
+        self.num_trials = num_trials
+        self.unfinished = sorted(unfinished, key=lambda trial: trial.number)
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        if self.unfinished:
+            trial = self.unfinished.pop(0)
+            resume = {
+                RESUME_CHECKPOINTS: [self.folder.file_uri(path) for path in trial.checkpoints],
+                RESUME_RECORDED: trial.last["epoch"] if trial.last else 0,
+            }
+        elif len(self.record) < self.num_trials:
+            trial, resume = self.record.ask(self.space), None
+        else:
+            return Searcher.FINISHED
+        self.record.ran_by(trial.number, trial_id)
+        # In an object store, the bucket's journal knows every trial before Ray writes a
+        # folder for it there: a driver lost with its machine leaves no trial the record lacks.
+        self.folder.publish_journal()
+        config = {**trial.params, TRIAL_INDEX: trial.number}
+        return {**config, RESUME: resume} if resume else config
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
+        """Nothing to do: :class:`JournalRecorder` records every end, errors included."""
 
     def save_to_dir(self, checkpoint_dir: str, session_str: str = "default") -> None:
-        """Ray's snapshot of this searcher, with the journal published (to an object store)
-        first: a snapshot that holds trials the bucket's journal lacks could not be resumed."""
+        """Ray's experiment snapshot: the record is the searcher's whole state, so it only
+        publishes the journal (to an object store), and Ray's snapshot holds nothing of it."""
         self.folder.publish_journal()
-        super().save_to_dir(checkpoint_dir, session_str)
 
-    def restore(self, checkpoint_path: str) -> None:
-        """Restore from Ray's snapshot, with the sampler reseeded from the journal's length.
 
-        The snapshot's sampler is in the random state it had then; the trials asked after it
-        are reused (see :meth:`_orphan`), and without a new seed the next proposals would
-        repeat theirs.
-        """
-        super().restore(checkpoint_path)
-        asked = len(self._state.study.get_trials(deepcopy=False))
-        seed = int(np.random.SeedSequence([self.seed, asked]).generate_state(1)[0])
-        self._state.replace_sampler(tpe_sampler(seed))
+class JournalRecorder(Callback):
+    """Writes each trial's epochs, checkpoints and end into the record as Ray reports them.
 
-    @property
-    def _state(self) -> OptunaSearchState:
-        return OptunaSearchState(self)
+    It comes first among the sweep's callbacks, so the record is never behind Ray's logs.
+    """
 
-    def suggest(self, trial_id: str) -> dict | None:
-        if trial_id not in self._state.trials:
-            orphan = self._orphan()
-            if orphan is not None:
-                self._state.trials[trial_id] = orphan
-        return super().suggest(trial_id)
-
-    def _orphan(self) -> optuna.Trial | None:
-        """A trial the journal has asked but no Ray trial holds, to reuse before asking anew.
-
-        Ray restores this searcher from its last experiment snapshot, and the journal can be
-        ahead of it: trials asked after the snapshot, before the driver died. Ray proposes
-        them again; reusing them keeps one Optuna trial per Ray trial, numbered without gaps,
-        with the parameters TPE chose then.
-        """
-        state = self._state
-        held = {storage_id(ot_trial) for ot_trial in state.trials.values()}
-        for frozen in state.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if storage_id(frozen) not in held:
-                return reopen(state.study, frozen)
-        return None
-
-    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
-        # Optuna rejects NaN intermediate values; a diverged epoch says nothing to the sampler.
-        finite = math.isfinite(result.get(self.metric, math.nan))
-        if (
-            not finite
-            or not self._held_or_adopted(trial_id, result)
-            or self._reported(trial_id, result)
-        ):
-            return
-        with contextlib.suppress(UpdateFinishedTrialError):  # see on_trial_complete
-            super().on_trial_result(trial_id, result)
-
-    def _held_or_adopted(self, trial_id: str, result: dict[str, Any] | None) -> bool:
-        """Whether this searcher has the trial's Optuna trial, adopting it from the journal by
-        its number where Ray restored the trial from a snapshot newer than the searcher's (Ray
-        saves the two apart; a driver killed between them leaves the searcher behind)."""
-        state = self._state
-        if trial_id in state.trials:
-            return True
-        number = (result or {}).get(f"config/{TRIAL_INDEX}")
-        for frozen in state.study.get_trials(deepcopy=False):
-            if frozen.number == number:
-                state.trials[trial_id] = reopen(state.study, frozen)
-                return True
-        return False
-
-    def _reported(self, trial_id: str, result: dict[str, Any]) -> bool:
-        """Whether the journal has this epoch already: re-trained after a restore, or the
-        last result, which Ray passes to on_trial_complete as well."""
-        state = self._state
-        frozen = stored(state.study, state.trials[trial_id])
-        return result[TRAINING_ITERATION] in frozen.intermediate_values
-
-    def on_trial_complete(
-        self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
+    def __init__(
+        self, record: SweepRecord, folder: SweepFolder, max_epochs: int, patience: int
     ) -> None:
-        state = self._state
-        if trial_id in state.completed or not self._held_or_adopted(trial_id, result):
+        self.record, self.folder = record, folder
+        self.max_epochs, self.patience = max_epochs, patience
+
+    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict,
+                        **info: Any) -> None:  # fmt: skip
+        if "epoch" in result:
+            self.record.epoch(_number(trial), result)
+
+    def on_checkpoint(self, iteration: int, trials: list[Trial], trial: Trial, checkpoint: Any,
+                      **info: Any) -> None:  # fmt: skip
+        # Ray saves a trial before it trains on, so its last result is the checkpoint's epoch.
+        epoch = (trial.last_result or {}).get("epoch")
+        if epoch:
+            path = posixpath.relpath(checkpoint.path, self.folder.path)
+            self.record.checkpoint(_number(trial), epoch, path)
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any):
+        self._end(trial, None)
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any):
+        error = trial.get_pickled_error() or trial.get_error()
+        self._end(trial, error_line(error) if error else "error")
+
+    def _end(self, trial: Trial, error: str | None) -> None:
+        result = trial.last_result or {}
+        ended = outcome(result, error is not None, self.max_epochs, self.patience)
+        if ended.status == INCOMPLETE:  # stopped by the sweep's end (Ctrl-C): it goes on later
             return
-        if result and not error:
-            # Ray does not pass a trial's last result to on_trial_result when it stops it.
-            self.on_trial_result(trial_id, result)
-        ended = outcome(result, error, self.max_epochs, self.patience)
-        trial_state = STATES.get(ended.status, TrialState.PRUNED)
-        value = result["best_val_loss"] if trial_state == TrialState.COMPLETE else None
-        ot_trial = state.trials[trial_id]
-        # After a driver crash Ray restores this searcher from its last experiment snapshot,
-        # which can be older than the journal: the trial may have ended there already.
-        with contextlib.suppress(UpdateFinishedTrialError):
-            ot_trial.set_user_attr("stop_reason", ended.reason)
-            if result and "epoch" in result:
-                ot_trial.set_user_attr(ENDED_AT_ATTR, result["epoch"])
-            state.study.tell(ot_trial, value, state=trial_state)
-        state.completed.add(trial_id)
+        self.record.end(_number(trial), ended, result, error)
+        self.folder.publish_journal()
+
+
+def _number(trial: Trial) -> int:
+    return trial.config[TRIAL_INDEX]

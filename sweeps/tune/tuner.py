@@ -1,16 +1,19 @@
-"""Build the Ray Tune run of a sweep, or restore an interrupted one.
+"""Build the Ray Tune run of a sweep: a new one, or the rest of one that stopped.
 
-The pieces are Ray's and Optuna's own: OptunaSearch (seeded TPE on a journal file, behind a
-ConcurrencyLimiter so each proposal sees the latest results; one trial waits queued), ASHA on
-``val_loss`` with the epoch as time unit, a stopper (patience, and the journal's record after a
-crash), FailureConfig retries from the last checkpoint, and a CheckpointConfig that keeps the
-best checkpoints by ``val_loss``. Trials reuse actors, so a worker process keeps its threads
-and cached dataset from one trial to the next.
+Both are the same: the sweep's record (:mod:`sweeps.record`) says which trials are left, and a
+new Ray experiment in the sweep folder runs them (see :class:`~sweeps.tune.search.SweepSearch`).
+Ray's experiment snapshots are written as Ray writes them, and never restored.
+
+The pieces are Ray's and Optuna's own: a Searcher over the Optuna study (seeded TPE on the
+journal, behind a ConcurrencyLimiter so each proposal sees the latest results; one trial waits
+queued), ASHA on ``val_loss`` with the epoch as time unit, a stopper (patience), FailureConfig
+retries from the last checkpoint, and a CheckpointConfig that keeps the best checkpoints by
+``val_loss``. Trials reuse actors, so a worker process keeps its threads and cached dataset
+from one trial to the next.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pyarrow.fs
@@ -18,18 +21,18 @@ import ray
 from ray import tune
 from ray.tune import CLIReporter
 from ray.tune.experiment import Trial
-from ray.tune.schedulers import ASHAScheduler
+from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 from ray.tune.search import ConcurrencyLimiter
 
 from sweeps.config import SweepConfig
+from sweeps.record import SweepRecord
 from sweeps.space import SpaceInfo, SweepSpace
-from sweeps.storage import STUDY, SweepFolder
-from sweeps.tune import ray_compat
+from sweeps.storage import SweepFolder
 from sweeps.tune.logger import loggers, no_automatic_loggers
-from sweeps.tune.search import SweepSearch
-from sweeps.tune.stopping import SweepStopper
+from sweeps.tune.search import JournalRecorder, SweepSearch, tpe_sampler
+from sweeps.tune.stopping import stalled
 from sweeps.tune.watchdog import HangWatchdog
-from trainable.tune_adapter import SweepTrainable
+from trainable.tune_adapter import RESUME, RESUME_RECORDED, SweepTrainable
 
 
 def proposed_at_once(cfg: SweepConfig) -> int:
@@ -51,7 +54,8 @@ def proposed_at_once(cfg: SweepConfig) -> int:
 
 
 class NewestFirstASHA(ASHAScheduler):
-    """ASHA that hands a free worker the newest pending trial, not the oldest.
+    """ASHA that hands a free worker the newest pending trial, not the oldest, and lets a
+    resumed trial re-train the epochs the record has without judging them again.
 
     With actor reuse, Ray Tune gives the trial it picks a worker that has just freed up, and
     kills the actor that was starting for that trial. Ray picks the oldest pending trial: the
@@ -60,11 +64,35 @@ class NewestFirstASHA(ASHAScheduler):
     sweep ran in one process while others kept starting. The newest trial's actor is at most a
     request waiting for a CPU, which costs nothing to drop, so the starting worker keeps its
     trial (``tests/reliability/test_slow_worker.py``).
+
+    The record's epochs of a resumed trial went on the first time (an epoch that ended the
+    trial ends it in the record at once; see ``SweepRecord.settle``), and re-trained from a
+    checkpoint they are the same: ASHA, which starts empty in each run, could otherwise stop
+    the trial at one of them this time, short of where the record already has it.
     """
 
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
         pending = [t for t in tune_controller.get_trials() if t.status == Trial.PENDING]
         return pending[-1] if pending else super().choose_trial_to_run(tune_controller)
+
+    def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
+        recorded = (trial.config.get(RESUME) or {}).get(RESUME_RECORDED, 0)
+        if result.get("epoch", 0) <= recorded:
+            return TrialScheduler.CONTINUE
+        return super().on_trial_result(tune_controller, trial, result)
+
+
+class SweepStopper(tune.Stopper):
+    """Ends one trial (never the sweep) once :func:`~sweeps.tune.stopping.stalled` holds."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        return stalled(result, self.patience)
+
+    def stop_all(self) -> bool:
+        return False
 
 
 def progress_table(columns: list[str]) -> CLIReporter:
@@ -83,37 +111,26 @@ def trial_name(trial: Trial) -> str:
     return f"trial_{trial.config.get('trial_index', 0):03d}_{trial.trial_id}"
 
 
-class JournalPublisher(tune.Callback):
-    """Copies the Optuna journal to an object store each time a trial ends.
-
-    There the journal lives in the driver's local cache (Optuna's file lock needs a local
-    file). Published as trials end, a driver lost with its machine (a KubeRay head pod, a spot
-    instance) leaves the study in the bucket, and ``--resume`` on another machine continues it.
-    """
-
-    def __init__(self, folder: SweepFolder) -> None:
-        self.folder = folder
-
-    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info):
-        self.folder.publish_journal()
-
-    on_trial_error = on_trial_complete
-
-
 def _trainable(cfg: SweepConfig) -> Any:
     return tune.with_resources(
         SweepTrainable, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial}
     )
 
 
-def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, num_trials: int) -> tune.Tuner:
-    """A new Ray experiment proposing ``num_trials`` trials: all of a new sweep's, or the ones
-    a larger ``--num-trials`` adds; the searcher continues the study in the sweep's journal.
+def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> tune.Tuner | None:
+    """A new Ray experiment for the trials the record has left, to ``cfg.num_trials`` in all;
+    None when it has none left (a sweep stopped while it wrote its tables).
     """
+    record = SweepRecord(folder)
+    record.seed_sampler(tpe_sampler, cfg.seed)
+    record.settle(cfg.max_epochs, cfg.patience)
+    unfinished = [trial for trial in record.trials() if not trial.finished]
+    to_run = len(unfinished) + max(0, cfg.num_trials - len(record))
+    if not to_run:
+        return None
     searcher = SweepSearch(
-        SweepSpace(cfg.space, space.vocabulary, space.text),
-        seed=cfg.seed, folder=folder, study_name=STUDY,
-        max_epochs=cfg.max_epochs, patience=cfg.patience,
+        record, SweepSpace(cfg.space, space.vocabulary, space.text),
+        folder=folder, num_trials=cfg.num_trials, unfinished=unfinished,
     )  # fmt: skip
     scheduler = NewestFirstASHA(
         time_attr="epoch", max_t=cfg.max_epochs,
@@ -127,7 +144,7 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, num_trials: i
             mode="min",
             search_alg=ConcurrencyLimiter(searcher, max_concurrent=proposed_at_once(cfg)),
             scheduler=scheduler,
-            num_samples=num_trials,
+            num_samples=to_run,
             reuse_actors=True,
             trial_name_creator=trial_name,
             trial_dirname_creator=trial_name,
@@ -136,7 +153,7 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, num_trials: i
             name=cfg.name,
             storage_path=folder.storage,
             storage_filesystem=ray_filesystem(folder),
-            stop=SweepStopper(cfg.patience, folder, STUDY),
+            stop=SweepStopper(cfg.patience),
             failure_config=tune.FailureConfig(max_failures=cfg.max_failures),
             checkpoint_config=tune.CheckpointConfig(
                 num_to_keep=cfg.keep_checkpoints,
@@ -146,8 +163,8 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, num_trials: i
                 checkpoint_at_end=True,
             ),
             callbacks=[
+                JournalRecorder(record, folder, cfg.max_epochs, cfg.patience),
                 *loggers(folder.tensorboard_dir(), space.distributions),
-                *([] if folder.is_local else [JournalPublisher(folder)]),
                 *([HangWatchdog(cfg.trial_timeout, folder)] if cfg.trial_timeout else []),
             ],
             progress_reporter=progress_table(space.always),
@@ -162,40 +179,8 @@ def fit(sweep: tune.Tuner) -> tune.ResultGrid:
         return sweep.fit()
 
 
-EXPERIMENT_STATE = "experiment_state-*.json"  # Ray's snapshots; it restores the newest
-
-
-def restore(cfg: SweepConfig, folder: SweepFolder) -> tune.Tuner:
-    """Continue where the sweep stopped: unfinished trials resume from their checkpoints.
-
-    Errored trials stay errored: they used up their retries (``--max-failures``) already.
-    """
-    forget_pending_decisions(folder)
-    return tune.Tuner.restore(
-        folder.uri, _trainable(cfg), resume_unfinished=True, resume_errored=False,
-        storage_filesystem=ray_filesystem(folder),
-    )  # fmt: skip
-
-
 def ray_filesystem(folder: SweepFolder) -> pyarrow.fs.FileSystem | None:
     """Local (or NFS) storage through the folder's filesystem, which writes each file
     atomically, so a driver killed mid-snapshot leaves the previous snapshot whole; an object
     store's own (Ray's default: S3 puts an object whole)."""
     return folder.filesystem if folder.is_local else None
-
-
-def forget_pending_decisions(folder: SweepFolder) -> None:
-    """Drop the scheduler decisions Ray's snapshot holds for trials that were saving then.
-
-    Ray snapshots a decision (ASHA's STOP at epoch 3, say) that waits for a checkpoint save to
-    finish, and after a driver crash applies it at the first save of the trial restarted from
-    an older checkpoint: the trial then stops at an arbitrary epoch, its last result not
-    marked done, and the sweep can never finish. The restarted trial reports its epochs again
-    and the scheduler decides afresh, so the stale decisions are not needed.
-    """
-    newest = folder.newest(EXPERIMENT_STATE)
-    if newest is None:
-        return
-    state = json.loads(folder.read_text(newest))
-    if ray_compat.forget_pending_decisions(state):
-        folder.write_bytes(newest, json.dumps(state).encode())

@@ -111,11 +111,14 @@ def check_files(s3: pafs.S3FileSystem, folder: str, trials: list[dict]) -> None:
     assert set(FILES) <= set(files), files
     # The HParams config is written once per sweep, a resumed one included.
     assert len([f for f in files if f.startswith("tensorboard/events.out.tfevents.")]) == 1
+    runs = {f.split("/")[1] for f in files if f.startswith("tensorboard/trial_")}
+    assert runs == {f"trial_{row['trial_index']:03d}" for row in trials}
     for row in trials:
-        run = f"trial_{row['trial_index']:03d}_{row['trial_id']}"
-        bundles = [f for f in files if f.startswith(f"{run}/checkpoint_") and f.endswith(BUNDLE)]
+        run = f"trial_{row['trial_index']:03d}"
+        first = f"{run}_{row['trial_id']}"  # the Ray trial that first ran it
+        bundles = [f for f in files if f.startswith(f"{first}/checkpoint_") and f.endswith(BUNDLE)]
         events = [f for f in files if f.startswith(f"tensorboard/{run}/events.out.tfevents.")]
-        assert bundles, f"no checkpoint of {run} in {files}"
+        assert bundles, f"no checkpoint of {first} in {files}"
         assert events, f"no TensorBoard run of {run} in {files}"
 
 

@@ -105,11 +105,13 @@ def test_resume_of_a_missing_sweep_lists_existing_ones(tmp_path, capsys, no_ray)
     assert "no sweep 'later' to resume" in capsys.readouterr().err
 
 
-def test_resume_of_a_sweep_that_never_started_is_refused(tmp_path, capsys, no_ray):
+def test_resume_of_a_sweep_whose_saved_config_is_unreadable_is_refused(tmp_path, capsys, no_ray):
     (tmp_path / "early").mkdir()
-    (tmp_path / "early" / "sweep.json").write_text("{}")
+    (tmp_path / "early" / "sweep.json").write_text('{"num_trials": "many"')
     assert run.main(["--storage", str(tmp_path), "--name", "early", "--resume"]) == 2
-    assert "stopped before Ray saved any state" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("error: sweep 'early' has an unreadable sweep.json") and "\n" == err[-1]
+    assert err.count("\n") == 1
 
 
 def test_the_real_cli_prints_no_traceback(tmp_path):

@@ -3,12 +3,8 @@ rely on, checked against the installed versions: a failure names the version tha
 
 from __future__ import annotations
 
-import inspect
-
 import optuna
-import pytest
 import ray
-from ray.tune.execution.tune_controller import TuneController
 from ray.tune.experiment.trial import _TemporaryTrialState
 
 from sweeps.tune import optuna_compat, ray_compat
@@ -35,38 +31,10 @@ def test_ray_still_has_the_cluster_switch_it_reads_for_the_node_ip(monkeypatch):
     )
 
 
-def test_ray_still_snapshots_its_pending_decisions_under_these_names():
-    source = inspect.getsource(TuneController)
-    for name in ray_compat.PENDING_DECISIONS:
-        assert f"self.{name}" in source, f"{RAY}: TuneController has no {name}"
-    state = {"runner_data": {name: {"t1": "STOP"} for name in ray_compat.PENDING_DECISIONS}}
-    assert ray_compat.forget_pending_decisions(state)
-    assert not ray_compat.forget_pending_decisions(state)
-    assert all(state["runner_data"][name] == {} for name in ray_compat.PENDING_DECISIONS)
-
-
 def test_ray_still_keeps_a_trials_actor_in_its_temporary_state():
     assert hasattr(_TemporaryTrialState(), "ray_actor"), (
         f"{RAY}: a trial's temporary state has no ray_actor"
     )
-
-
-def test_ray_optuna_search_still_keeps_its_study_trials_and_completed_set():
-    from ray.tune.search.optuna import OptunaSearch
-
-    searcher = OptunaSearch(space=space, metric="val_loss", mode="min")
-    state = ray_compat.OptunaSearchState(searcher)
-    try:
-        study, trials, completed = state.study, state.trials, state.completed
-    except AttributeError as err:
-        pytest.fail(f"{RAY}: OptunaSearch changed its internals: {err}")
-    assert isinstance(study, optuna.Study), f"{RAY}: OptunaSearch._ot_study is not a Study"
-    assert trials == {} and completed == set(), f"{RAY}: OptunaSearch's maps changed type"
-    searcher.suggest("t1")
-    assert isinstance(state.trials["t1"], optuna.Trial), f"{RAY}: _ot_trials holds no Trial"
-    sampler = optuna.samplers.RandomSampler(seed=1)
-    state.replace_sampler(sampler)
-    assert searcher._sampler is sampler and study.sampler is sampler
 
 
 def test_optuna_still_reopens_a_running_trial_by_its_storage_id():

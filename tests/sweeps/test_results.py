@@ -1,43 +1,60 @@
-"""A trial's epoch history is read from both of Ray's logs of its reports."""
+"""The tables come from the record alone: a row per trial, its epochs up to where it ended."""
 
 from __future__ import annotations
 
-import csv
 import json
 
 import pytest
-from ray.tune import Result
 
-from sweeps.results import EPOCH_COLUMNS, _history
+from search_spaces import Vocabulary
+from sweeps.config import SweepConfig
+from sweeps.record import SweepRecord
+from sweeps.results import EPOCH_COLUMNS, TRIAL_COLUMNS, write
+from sweeps.space import SweepSpace
+from sweeps.storage import SweepFolder
+from sweeps.tune.stopping import Outcome
+from sweeps.tune.watchdog import TIMEOUTS
 
-
-def report(epoch: int) -> dict:
-    return {"epoch": epoch, "train_loss": 1 / epoch, "train_acc": 0.5, "val_loss": 2 / epoch,
-            "val_acc": 0.4, "lr": 0.1, "trial_id": "t", "checkpoint_dir_name": None}  # fmt: skip
-
-
-def trial_folder(tmp_path, json_epochs: list[int], csv_epochs: list[int]) -> Result:
-    (tmp_path / "result.json").write_text(
-        "".join(json.dumps(report(e)) + "\n" for e in json_epochs)
-    )
-    if csv_epochs:
-        with (tmp_path / "progress.csv").open("w", newline="") as out:
-            writer = csv.DictWriter(out, fieldnames=list(report(1)))
-            writer.writeheader()
-            writer.writerows(report(e) for e in csv_epochs)
-    return Result.from_path(str(tmp_path))
+SPACE = SweepSpace("default", Vocabulary.of("mlp"))
 
 
-@pytest.mark.parametrize(
-    ("json_epochs", "csv_epochs"),
-    [([1, 2, 4], [1, 2, 3, 4]), ([1, 2, 3, 4], [1, 2, 4]), ([1, 2, 3, 4], [])],
-)
-def test_every_epoch_either_log_holds(tmp_path, json_epochs, csv_epochs):
-    history = _history(trial_folder(tmp_path, json_epochs, csv_epochs))
-    assert [row["epoch"] for row in history] == [1, 2, 3, 4]
-    assert history[2] == {k: report(3)[k] for k in EPOCH_COLUMNS}
+def epoch(n, loss, done=False):
+    return {
+        "epoch": n, "train_loss": loss, "train_acc": 0.5, "val_loss": loss, "val_acc": 0.5,
+        "lr": 0.1, "best_val_loss": loss, "best_epoch": n, "diverged": False, "done": done,
+    }  # fmt: skip
 
 
-def test_a_reported_epoch_again_counts_once(tmp_path):
-    history = _history(trial_folder(tmp_path, [1, 2, 2, 3], [1, 2, 2, 3]))
-    assert [row["epoch"] for row in history] == [1, 2, 3]
+@pytest.fixture
+def folder(tmp_path):
+    (tmp_path / "s").mkdir()
+    return SweepFolder.in_storage(str(tmp_path), "s")
+
+
+def test_rows_and_epochs_follow_the_record(folder):
+    record = SweepRecord(folder)
+    for ray_trial in ("a", "b", "c"):
+        number = record.ask(SPACE).number
+        record.ran_by(number, ray_trial)
+    for n in (1, 2, 3):
+        record.epoch(0, epoch(n, 1.0 / n))
+    record.end(0, Outcome("PRUNED", "asha"), epoch(2, 0.5, done=True))  # epoch 3: another run's
+    record.epoch(1, epoch(1, 0.7))
+    record.end(2, Outcome("ERROR", "error"), None, "RuntimeError: hung")
+    folder.write_bytes(TIMEOUTS, json.dumps({"trial_002_c": 2}).encode())
+
+    results = write(SweepConfig(num_trials=3, trial_timeout=30), folder, SweepRecord(folder))
+
+    rows = results.trials.to_pylist()
+    assert results.trials.column_names[:2] == list(TRIAL_COLUMNS[:2])
+    assert [(r["trial_id"], r["trial_index"], r["status"], r["stop_reason"], r["epochs"])
+            for r in rows] == [
+        ("a", 0, "PRUNED", "asha", 2), ("b", 1, "INCOMPLETE", "interrupted", 1),
+        ("c", 2, "ERROR", "timeout", 0),
+    ]  # fmt: skip
+    assert rows[2]["error"] == "no result for 30s (--trial-timeout), 2x"
+    assert rows[0]["lr"] == SweepRecord(folder).trials()[0].params["lr"]
+    epochs = results.epochs.to_pylist()
+    assert [(e["trial_id"], e["epoch"]) for e in epochs] == [("a", 1), ("a", 2), ("b", 1)]
+    assert epochs[1] == {"trial_id": "a", **{k: epoch(2, 0.5)[k] for k in EPOCH_COLUMNS}}
+    assert results.interrupted and results.best is None  # trial 1 has yet to end

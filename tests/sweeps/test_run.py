@@ -18,6 +18,7 @@ import pytest
 
 from sweeps import config, run
 from sweeps.config import SweepConfig
+from sweeps.storage import SweepFolder
 from sweeps.tune import tuner
 
 
@@ -34,7 +35,15 @@ def test_checking_a_sweep_imports_neither_torch_nor_ray_tune_nor_matplotlib(tmp_
     assert all(importlib.util.find_spec(name) for name in run.SWEEP_MODULES)
 
 
-def test_the_sweep_modules_are_imported_while_ray_starts(monkeypatch):
+@pytest.fixture
+def folder(tmp_path):
+    return SweepFolder.in_storage(str(tmp_path), "s")
+
+
+resumed = SweepConfig(name="s", resume=True)
+
+
+def test_the_sweep_modules_are_imported_while_ray_starts(monkeypatch, folder):
     importing, imported = threading.Event(), []
 
     def import_modules(names):
@@ -50,33 +59,33 @@ def test_the_sweep_modules_are_imported_while_ray_starts(monkeypatch):
     monkeypatch.setattr(run, "ray_session", session)
     monkeypatch.setattr(run.cluster, "check_resources", lambda cfg: None)
     monkeypatch.setattr(run.cluster, "check_shared_storage", lambda folder: None)
-    monkeypatch.setattr(tuner, "restore", lambda cfg, folder: SimpleNamespace(fit=object))
-    monkeypatch.setattr(run, "write_results", lambda grid, cfg, folder: grid)
-    run.run(run.Plan(SweepConfig(), folder=None, space=None, new_trials=0, runtime_env={}))
+    monkeypatch.setattr(tuner, "build", lambda cfg, folder, space: None)
+    monkeypatch.setattr(run, "write_results", lambda cfg, folder: None)
+    run.run(run.Plan(resumed, folder=folder, space=SimpleNamespace(text=None), runtime_env={}))
     [(names, thread)] = imported
     assert names == run.SWEEP_MODULES
     assert thread != "MainThread"
 
 
-def test_the_results_are_written_while_ray_shuts_down(monkeypatch):
-    writing, grid = threading.Event(), object()
+def test_the_results_are_written_while_ray_shuts_down(monkeypatch, folder):
+    writing, written = threading.Event(), object()
 
     @contextlib.contextmanager
     def session(cfg, runtime_env):
         yield
         assert writing.wait(10), "the results were not being written during Ray's shutdown"
 
-    def write_results(got, cfg, folder):
+    def write_results(cfg, folder):
         writing.set()
-        return got
+        return written
 
     monkeypatch.setattr(run, "ray_session", session)
     monkeypatch.setattr(run, "write_results", write_results)
     monkeypatch.setattr(run.cluster, "check_resources", lambda cfg: None)
     monkeypatch.setattr(run.cluster, "check_shared_storage", lambda folder: None)
-    monkeypatch.setattr(tuner, "restore", lambda cfg, folder: SimpleNamespace(fit=lambda: grid))
-    plan = run.Plan(SweepConfig(), folder=None, space=None, new_trials=0, runtime_env={})
-    assert run.run(plan) is grid
+    monkeypatch.setattr(tuner, "build", lambda cfg, folder, space: None)
+    plan = run.Plan(resumed, folder=folder, space=SimpleNamespace(text=None), runtime_env={})
+    assert run.run(plan) is written
 
 
 def test_an_error_on_the_writing_thread_reaches_the_caller():

@@ -1,16 +1,11 @@
-"""Why a trial ended: the one rule shared by the stopper, the searcher and the results."""
+"""Why a trial ended: the one rule shared by the stopper and the record."""
 
 from __future__ import annotations
 
-import pickle
-
 import pytest
 
-from search_spaces import Vocabulary
-from sweeps.space import SweepSpace
-from sweeps.storage import SweepFolder
-from sweeps.tune.search import SweepSearch
-from sweeps.tune.stopping import COMPLETE, ERROR, INCOMPLETE, PRUNED, Outcome, SweepStopper, outcome
+from sweeps.tune.stopping import COMPLETE, ERROR, INCOMPLETE, PRUNED, Outcome, outcome
+from sweeps.tune.tuner import SweepStopper
 
 
 def result(epoch, best_epoch, diverged=False):
@@ -37,33 +32,11 @@ def test_outcome(last, error, expected):
     assert outcome(last, error, max_epochs=10, patience=3) == expected
 
 
-def stopper(tmp_path):
-    (tmp_path / "j").mkdir()
-    return SweepStopper(
-        patience=3, folder=SweepFolder.in_storage(str(tmp_path), "j"), study_name="sweep"
-    )
-
-
-def test_the_stopper_stops_one_trial_after_patience_epochs_without_improvement(tmp_path):
-    stop = stopper(tmp_path)
+def test_the_stopper_stops_one_trial_after_patience_epochs_without_improvement():
+    stop = SweepStopper(patience=3)
     assert not stop("t", result(5, 3))
     assert stop("t", result(6, 3))
     assert not stop.stop_all()
-
-
-def test_a_trial_the_journal_ended_stops_at_the_same_epoch_when_ray_restarts_it(tmp_path):
-    stop = stopper(tmp_path)
-    space = SweepSpace("default", Vocabulary.of("mlp"))
-    search = SweepSearch(
-        space, seed=0, folder=stop.folder, study_name="sweep", max_epochs=10, patience=3
-    )
-    search.suggest("a")
-    search.on_trial_complete("a", {**result(4, 4), "best_val_loss": 1.0, "training_iteration": 4})
-    restarted = pickle.loads(pickle.dumps(stop))  # as Ray restores it from its snapshot
-    with_index = {"config": {"trial_index": 0}}
-    assert not restarted("a", {**result(3, 3), **with_index})
-    assert restarted("a", {**result(4, 4), **with_index})
-    assert not restarted("b", {**result(4, 4), "config": {"trial_index": 1}})
 
 
 def test_a_rising_validation_loss_is_stalled():

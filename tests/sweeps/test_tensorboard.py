@@ -83,8 +83,9 @@ def test_a_custom_scalars_chart_overlays_training_and_validation_curves(sweep):
 def test_each_trial_has_its_hyperparameters_and_epoch_curves(sweep):
     runs = {p.name: p for p in (sweep["folder"] / "tensorboard").iterdir() if p.is_dir()}
     assert len(runs) == len(sweep["trials"])
+    assert sorted(runs) == [f"trial_{t['trial_index']:03d}" for t in sweep["trials"]]
     for trial in sweep["trials"]:
-        run = next(p for name, p in runs.items() if name.endswith(trial["trial_id"]))
+        run = runs[f"trial_{trial['trial_index']:03d}"]
         expected = {k: trial[k] for k in SWEPT if trial[k] is not None}
         assert session_values(run) == pytest.approx(expected)
         scalars = read(run)
@@ -102,27 +103,28 @@ def test_each_trial_has_its_hyperparameters_and_epoch_curves(sweep):
 def test_trials_without_a_conditional_hyperparameter_are_still_in_the_table(sweep):
     missing = [t for t in sweep["trials"] if t["momentum"] is None]
     assert missing, "every trial used momentum: the sweep no longer tests a conditional column"
-    run = next((sweep["folder"] / "tensorboard").glob(f"*{missing[0]['trial_id']}"))
+    run = sweep["folder"] / "tensorboard" / f"trial_{missing[0]['trial_index']:03d}"
     assert "momentum" not in session_values(run)
 
 
 def test_a_trial_appears_in_the_hparams_table_as_soon_as_it_starts(tmp_path):
+    """Named by its number: the run a resumed trial goes on in."""
     space = check_space("small", {}, Vocabulary.of("mlp"))
     logger = TensorBoardLogger(str(tmp_path), space.distributions)
     logger.setup()
-    trial = SimpleNamespace(path="/somewhere/trial_004_abc", config={
+    trial = SimpleNamespace(config={
         "optimizer": "adam", "lr": 0.01, "gamma": 0.95, "activation": "tanh",
         "seed": 0, "trial_index": 4,
     })  # fmt: skip
     logger.log_trial_start(trial)
-    assert session_values(tmp_path / "trial_004_abc") == pytest.approx(
+    assert session_values(tmp_path / "trial_004") == pytest.approx(
         {"optimizer": "adam", "lr": 0.01, "gamma": 0.95, "activation": "tanh"}
     )
     result = {"epoch": 1, "val_loss": 0.5, "best_val_loss": 0.4, "best_epoch": 0, "done": False,
               "time_this_iter_s": 0.1, "val_acc": 0.8}  # fmt: skip
     logger.log_trial_result(1, trial, result)
     logger.log_trial_end(trial)
-    tags = set(read(tmp_path / "trial_004_abc").Tags()["scalars"])
+    tags = set(read(tmp_path / "trial_004").Tags()["scalars"])
     assert tags == {"loss/val", "accuracy/val"}  # not a best epoch: no best/* point
 
 

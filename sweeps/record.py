@@ -1,0 +1,240 @@
+"""The sweep's record: its Optuna study, kept in the journal, is the one truth about its trials.
+
+The journal says which trials exist, their numbers and parameters, every epoch each trained
+(all of its metrics), where its checkpoints are, and how it ended. Everything else follows it:
+a resumed sweep re-runs the trials the journal has not ended, from their newest recorded
+checkpoint, and asks new ones until it holds ``--num-trials``; the tables, the report and the
+TensorBoard runs are written from it. Ray's experiment snapshots are never read back, so a
+driver killed at any instant leaves one record, whose every prefix is a sweep that can go on.
+
+Each write is one appended line of the journal, in this order for a trial: asked (number and
+parameters), the Ray trials that ran it, its epochs, each epoch before the checkpoint taken
+after it, and last its end. A kill between two lines loses only the later ones.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from sweeps.storage import STUDY, journal_storage
+from sweeps.tune.optuna_compat import reopen, stored
+from sweeps.tune.stopping import COMPLETE, ERROR, INCOMPLETE, PRUNED, Outcome, outcome
+from trainable import user_code
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sweeps.storage import SweepFolder
+
+# Optuna user attributes of a trial.
+EPOCH_ATTR = "epoch:"  # + the epoch, 4 digits: that epoch's metrics
+CHECKPOINT_ATTR = "checkpoint:"  # + the epoch, 4 digits: its checkpoint, relative to the folder
+RAY_TRIALS_ATTR = "ray_trials"  # the ids of the Ray trials that ran it, first one first
+STOP_REASON_ATTR = "stop_reason"
+ENDED_AT_ATTR = "epochs"  # the epoch it ended at
+ERROR_ATTR = "error"  # what it raised, in one line
+# What an epoch's record holds: the metrics the trial reported, and whether its result ended it.
+EPOCH_FIELDS = (
+    "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
+    "best_val_loss", "best_epoch", "diverged", "done",
+)  # fmt: skip
+STATUS = {
+    TrialState.COMPLETE: COMPLETE,
+    TrialState.PRUNED: PRUNED,
+    TrialState.FAIL: ERROR,
+    TrialState.RUNNING: INCOMPLETE,
+}
+
+
+def _key(prefix: str, epoch: int) -> str:
+    return f"{prefix}{epoch:04d}"
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial as the journal has it."""
+
+    number: int
+    params: dict[str, Any]
+    state: TrialState
+    epochs: list[dict[str, Any]]  # the epochs it trained, in order, up to where it ended
+    checkpoints: list[str]  # relative to the sweep folder, newest first
+    ray_trials: list[str]
+    stop_reason: str  # one of sweeps.tune.stopping.REASONS
+    error: str | None
+
+    @classmethod
+    def of(cls, frozen: FrozenTrial) -> TrialRecord:
+        attrs = frozen.user_attrs
+        ended_at = attrs.get(ENDED_AT_ATTR, math.inf)
+        epochs = [
+            attrs[key]
+            for key in sorted(attrs)
+            if key.startswith(EPOCH_ATTR) and attrs[key]["epoch"] <= ended_at
+        ]
+        checkpoints = [
+            attrs[key] for key in sorted(attrs, reverse=True) if key.startswith(CHECKPOINT_ATTR)
+        ]
+        return cls(
+            number=frozen.number,
+            params=dict(frozen.params),
+            state=frozen.state,
+            epochs=epochs,
+            checkpoints=checkpoints,
+            ray_trials=list(attrs.get(RAY_TRIALS_ATTR, [])),
+            stop_reason=attrs.get(STOP_REASON_ATTR, "interrupted"),
+            error=attrs.get(ERROR_ATTR),
+        )
+
+    @property
+    def status(self) -> str:
+        return STATUS.get(self.state, INCOMPLETE)
+
+    @property
+    def finished(self) -> bool:
+        return self.state.is_finished()
+
+    @property
+    def last(self) -> dict[str, Any] | None:
+        return self.epochs[-1] if self.epochs else None
+
+    @property
+    def name(self) -> str:
+        """``trial_007``: its TensorBoard run, and the start of its Ray trials' folders."""
+        return f"trial_{self.number:03d}"
+
+    @property
+    def trial_id(self) -> str:
+        """The id of the first Ray trial that ran it (its name if none did)."""
+        return self.ray_trials[0] if self.ray_trials else self.name
+
+    @property
+    def folders(self) -> list[str]:
+        """The folders of the Ray trials that ran it (see ``sweeps.tune.tuner.trial_name``)."""
+        return [f"{self.name}_{ray_trial}" for ray_trial in self.ray_trials]
+
+
+class SweepRecord:
+    """The sweep's study, read and written through the journal of its folder."""
+
+    def __init__(self, folder: SweepFolder) -> None:
+        self.folder = folder
+        self.study = optuna.create_study(
+            study_name=STUDY,
+            storage=journal_storage(folder),
+            direction="minimize",
+            load_if_exists=True,
+        )
+        self._live: dict[int, optuna.Trial] = {}
+        self._reported: dict[int, set[int]] = {}
+
+    def trials(self) -> list[TrialRecord]:
+        return [TrialRecord.of(t) for t in self.study.get_trials(deepcopy=False)]
+
+    def distributions(self) -> dict[str, optuna.distributions.BaseDistribution]:
+        """Each hyperparameter the trials were given, in the order the space suggests them:
+        what was searched (``batch_size``, say, is a setting of every trial config whether
+        searched or not)."""
+        found: dict[str, optuna.distributions.BaseDistribution] = {}
+        for trial in self.study.get_trials(deepcopy=False):
+            for name, distribution in trial.distributions.items():
+                found.setdefault(name, distribution)
+        return found
+
+    def __len__(self) -> int:
+        return len(self.study.get_trials(deepcopy=False))
+
+    def seed_sampler(self, sampler: Callable[[int], optuna.samplers.BaseSampler], seed: int):
+        """A sampler seeded by the sweep's seed and how many trials the study has asked: a
+        resumed sweep's next proposals do not repeat those of the run it continues."""
+        asked = len(self)
+        if asked:
+            seed = int(np.random.SeedSequence([seed, asked]).generate_state(1)[0])
+        self.study.sampler = sampler(seed)
+
+    def ask(self, space: Callable[[optuna.Trial], Any]) -> TrialRecord:
+        trial = self.study.ask()
+        try:
+            space(trial)
+        except BaseException:
+            self.study.tell(trial, state=TrialState.FAIL)
+            raise
+        self._live[trial.number] = trial
+        return self._record(trial.number)
+
+    def _trial(self, number: int) -> optuna.Trial:
+        if number not in self._live:
+            frozen = self.study.get_trials(deepcopy=False)[number]  # numbers are positions
+            self._live[number] = reopen(self.study, frozen)
+        return self._live[number]
+
+    def _record(self, number: int) -> TrialRecord:
+        return TrialRecord.of(stored(self.study, self._trial(number)))
+
+    def ran_by(self, number: int, ray_trial: str) -> None:
+        held = self._record(number).ray_trials
+        self._trial(number).set_user_attr(RAY_TRIALS_ATTR, [*held, ray_trial])
+
+    def epoch(self, number: int, result: dict[str, Any]) -> None:
+        """One epoch's metrics, and its val_loss as Optuna's intermediate value (unless NaN)."""
+        trial = self._trial(number)
+        epoch = int(result["epoch"])
+        trial.set_user_attr(
+            _key(EPOCH_ATTR, epoch), {name: _plain(result.get(name)) for name in EPOCH_FIELDS}
+        )
+        if number not in self._reported:
+            frozen = stored(self.study, trial)
+            self._reported[number] = set(frozen.intermediate_values)
+        reported = self._reported[number]
+        if epoch not in reported and math.isfinite(result["val_loss"]):
+            trial.report(result["val_loss"], epoch)
+            reported.add(epoch)
+
+    def checkpoint(self, number: int, epoch: int, path: str) -> None:
+        self._trial(number).set_user_attr(_key(CHECKPOINT_ATTR, epoch), path)
+
+    def end(
+        self, number: int, ended: Outcome, last: dict[str, Any] | None, error: str | None = None
+    ) -> None:
+        """Tell Optuna how the trial ended after its ``last`` result: COMPLETE with its best
+        val_loss, PRUNED (Optuna keeps its last intermediate value as its value) or FAIL."""
+        trial = self._trial(number)
+        trial.set_user_attr(STOP_REASON_ATTR, ended.reason)
+        if last and "epoch" in last:
+            trial.set_user_attr(ENDED_AT_ATTR, int(last["epoch"]))
+        if error:
+            trial.set_user_attr(ERROR_ATTR, error)
+        if ended.status == COMPLETE:
+            self.study.tell(trial, last["best_val_loss"])
+        else:
+            state = TrialState.FAIL if ended.status == ERROR else TrialState.PRUNED
+            self.study.tell(trial, state=state)
+        self._live.pop(number, None)
+
+    def settle(self, max_epochs: int, patience: int) -> None:
+        """End the trials whose last recorded epoch ended them, where the driver was killed
+        before it wrote their end: their record says all there is to know."""
+        for trial in self.trials():
+            if not trial.finished and trial.last and trial.last["done"]:
+                ended = outcome(trial.last, False, max_epochs, patience)
+                self.end(trial.number, ended, trial.last)
+
+
+def error_line(error: BaseException) -> str:
+    """What a trial raised, in one line, with the user's file:line where the error came from
+    the user's code; the traceback is in ``error.txt`` in its Ray trial's folder."""
+    cause = getattr(error, "cause", None) or error  # Ray wraps it in a RayTaskError
+    lines = str(cause).strip().splitlines()
+    where = user_code.where_in(str(error))
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}" + (f" ({where})" if where else "")
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value of the journal: numpy and torch scalars as Python numbers."""
+    return value.item() if hasattr(value, "item") else value
