@@ -160,13 +160,21 @@ class SweepRecord:
 
     def ask(self, space: Callable[[optuna.Trial], Any]) -> TrialRecord:
         trial = self.study.ask()
+        self._live[trial.number] = trial
+        return self.complete(trial.number, space)
+
+    def complete(self, number: int, space: Callable[[optuna.Trial], Any]) -> TrialRecord:
+        """The trial with every parameter the space gives it. Each parameter is a line of the
+        journal, and a driver killed while it asked leaves a trial with only the first ones:
+        the space, run again on it, keeps those (Optuna returns a parameter the trial has) and
+        draws the rest. For a trial that has them all it changes nothing."""
+        trial = self._trial(number)
         try:
             space(trial)
         except BaseException:
             self.study.tell(trial, state=TrialState.FAIL)
             raise
-        self._live[trial.number] = trial
-        return self._record(trial.number)
+        return self._record(number)
 
     def _trial(self, number: int) -> optuna.Trial:
         if number not in self._live:

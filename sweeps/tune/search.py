@@ -60,7 +60,7 @@ class SweepSearch(Searcher):
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         if self.unfinished:
-            trial = self.unfinished.pop(0)
+            trial = self.record.complete(self.unfinished.pop(0).number, self.space)
             resume = {
                 RESUME_CHECKPOINTS: [self.folder.file_uri(path) for path in trial.checkpoints],
                 RESUME_RECORDED: trial.last["epoch"] if trial.last else 0,

@@ -110,8 +110,8 @@ def test_resume_of_a_sweep_whose_saved_config_is_unreadable_is_refused(tmp_path,
     (tmp_path / "early" / "sweep.json").write_text('{"num_trials": "many"')
     assert run.main(["--storage", str(tmp_path), "--name", "early", "--resume"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: sweep 'early' has an unreadable sweep.json") and "\n" == err[-1]
-    assert err.count("\n") == 1
+    assert err.startswith("error: sweep 'early' has an unreadable sweep.json")
+    assert err.count("\n") == 1 and err.endswith("\n")
 
 
 def test_the_real_cli_prints_no_traceback(tmp_path):

@@ -9,7 +9,7 @@ from optuna.trial import TrialState
 
 from search_spaces import Vocabulary
 from sweeps.record import SweepRecord
-from sweeps.space import SweepSpace
+from sweeps.space import SweepSpace, check_space
 from sweeps.storage import SweepFolder
 from sweeps.tune.search import tpe_sampler
 from sweeps.tune.stopping import Outcome
@@ -48,6 +48,18 @@ def test_a_trial_holds_what_was_recorded_of_it(folder):
     assert trial.ray_trials == ["ray-a", "ray-b"] and trial.trial_id == "ray-a"
     assert trial.folders == ["trial_000_ray-a", "trial_000_ray-b"]
     assert trial.status == "INCOMPLETE" and trial.stop_reason == "interrupted"
+
+
+def test_an_ask_a_kill_cut_short_keeps_its_parameters_and_gets_the_rest(folder):
+    record = SweepRecord(folder)
+    distribution = check_space("default", {}, Vocabulary.of("mlp")).distributions["optimizer"]
+    trial = record.study.ask({"optimizer": distribution})  # killed after its first parameter
+    optimizer = trial.params["optimizer"]
+
+    completed = SweepRecord(folder).complete(0, SPACE)
+    assert completed.params["optimizer"] == optimizer
+    assert {"lr", "gamma", "activation"} <= set(completed.params)
+    assert SweepRecord(folder).complete(0, SPACE).params == completed.params
 
 
 def test_an_epoch_recorded_again_is_the_same_record_and_reported_once(folder):
