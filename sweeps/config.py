@@ -104,6 +104,11 @@ class SweepConfig(BaseModel):
         None, description="Ray cluster to join ('auto', ray://host:port); default: local"
     )
     resume: bool = Field(False, description="continue the interrupted sweep --name in --storage")
+    retest: bool = Field(
+        False,
+        description="read the test split again, for a new best trial of an extended sweep "
+        "(each reading is recorded in test_readings.json and the report)",
+    )
     dashboard: bool = Field(
         False, description="start Ray's dashboard on 127.0.0.1 (local Ray) and print its URL"
     )

@@ -21,13 +21,13 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from sweeps import lockbox
 from sweeps.config import SweepConfig
 from sweeps.record import SweepRecord, TrialRecord
 from sweeps.storage import SweepFolder
 from sweeps.tune.stopping import ERROR, INCOMPLETE
 from sweeps.tune.watchdog import timeouts
 from trainable.checkpoint import CheckpointError
-from trainable.run import checkpoint_test_metrics
 
 TRIALS, EPOCHS, BEST = "trials.parquet", "epochs.parquet", "best.json"
 EPOCH_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
@@ -84,30 +84,36 @@ def best_trial(trials: list[TrialRecord]) -> TrialRecord | None:
 def evaluate_best(
     trial: TrialRecord, cfg: SweepConfig, folder: SweepFolder, searched: list[str]
 ) -> dict[str, Any]:
-    """Test the best trial's best-validation weights (each of its checkpoints holds them; the
-    newest that loads is used): the only time the test split is read."""
+    """The best trial's entry, with the test metrics of its best-validation weights (each of
+    its checkpoints holds them; the newest that loads is used), through the lockbox: a sweep
+    that has tested another trial gets the entry with ``test_refused`` instead, unless
+    ``--retest``."""
+    settings = cfg.trial_settings()
+    best_epoch = trial.last["best_epoch"]
+    at_best = next((e for e in trial.epochs if e["epoch"] == best_epoch), {})
+    entry = {
+        "trial_id": trial.trial_id,
+        "trial_index": trial.number,
+        "config": {name: trial.params[name] for name in searched if name in trial.params},
+        **{key: settings[key] for key in ("model", "model_args", "dataset")},
+        "best_epoch": best_epoch,
+        "val_loss": trial.last["best_val_loss"],
+        "val_acc": at_best.get("val_acc"),
+    }
     problems = []
     for path in trial.checkpoints:
+        uri = folder.file_uri(path)
         try:
             with local_copy(folder, path) as directory:
-                test = checkpoint_test_metrics(directory)
+                test = lockbox.read_test(folder, trial.number, directory, uri, retest=cfg.retest)
         except (CheckpointError, OSError, pa.ArrowException) as err:
             problems.append(str(err).splitlines()[0])
             continue
-        settings = cfg.trial_settings()
-        best_epoch = trial.last["best_epoch"]
-        at_best = next((e for e in trial.epochs if e["epoch"] == best_epoch), {})
-        return {
-            "trial_id": trial.trial_id,
-            "trial_index": trial.number,
-            "config": {name: trial.params[name] for name in searched if name in trial.params},
-            **{key: settings[key] for key in ("model", "model_args", "dataset")},
-            "best_epoch": best_epoch,
-            "val_loss": trial.last["best_val_loss"],
-            "val_acc": at_best.get("val_acc"),
-            **test,
-            "checkpoint": folder.file_uri(path),
-        }
+        except lockbox.TestSplitLocked as refused:
+            return {**entry, "test_loss": None, "test_acc": None, "test_refused": str(refused),
+                    "checkpoint": uri}  # fmt: skip
+        return {**entry, "test_loss": test["test_loss"], "test_acc": test["test_acc"],
+                "checkpoint": uri}  # fmt: skip
     raise CheckpointError(f"no checkpoint of {trial.name} loads: " + "; ".join(problems))
 
 
@@ -150,13 +156,13 @@ def write(cfg: SweepConfig, folder: SweepFolder, record: SweepRecord) -> SweepRe
 def _best(
     trials: list[TrialRecord], cfg: SweepConfig, folder: SweepFolder, searched: list[str]
 ) -> dict[str, Any] | None:
-    """The best trial, tested once: a best.json that already names it is kept as it is (a
-    sweep extended with more trials, or one stopped after it wrote best.json)."""
+    """The best trial, tested once: a best.json that already names it, tested, is kept as it
+    is (a sweep extended with more trials, or one stopped after it wrote best.json)."""
     chosen = best_trial(trials)
     earlier = json.loads(folder.read_text(BEST)) if folder.has(BEST) else None
     if chosen is None:
         return earlier
-    if earlier and earlier["trial_index"] == chosen.number:
+    if earlier and earlier["trial_index"] == chosen.number and "test_refused" not in earlier:
         return earlier
     best = evaluate_best(chosen, cfg, folder, searched)
     folder.write_bytes(BEST, json.dumps(best, indent=2).encode())

@@ -49,7 +49,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 SAVED_CONFIG = "sweep.json"
 SAVED_SPACE = "space.yaml"  # a YAML search space as the sweep started with it
-RESUMABLE = frozenset({"name", "storage", "address", "resume", "dashboard"})
+RESUMABLE = frozenset({"name", "storage", "address", "resume", "dashboard", "retest"})
 USER_ERRORS = (ConfigError, SpaceError, DataError, TrialConfigError, UserCodeError)
 T = TypeVar("T")
 # What a sweep imports once its input is checked, while Ray starts: torch, Ray Tune, TensorBoard,
@@ -139,7 +139,8 @@ def _resumed(cfg: SweepConfig, folder: SweepFolder) -> SweepConfig:
             f"--num-trials can only grow on --resume ({saved.num_trials} there, "
             f"{cfg.num_trials} now)"
         )
-    update = {"address": cfg.address, "dashboard": cfg.dashboard, "resume": True}
+    update = {"address": cfg.address, "dashboard": cfg.dashboard, "retest": cfg.retest,
+              "resume": True}  # fmt: skip
     return saved.model_copy(update={**update, "num_trials": num_trials})
 
 
@@ -243,7 +244,10 @@ def summary(outcome: SweepResults, folder: SweepFolder) -> str:
             f"Best trial {best['trial_id']}: {params}",
             f"  best epoch {best['best_epoch']}: val_loss {best['val_loss']:.4f}, "
             f"val_acc {best['val_acc']:.4f}",
-            f"  test (evaluated once): loss {best['test_loss']:.4f}, acc {best['test_acc']:.4f}",
+            f"  test not read: {best['test_refused']}"
+            if "test_refused" in best
+            else f"  test (evaluated once): loss {best['test_loss']:.4f}, "
+            f"acc {best['test_acc']:.4f}",
         ]
     else:
         lines.append("No trial produced a usable model.")

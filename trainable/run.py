@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 from typing import Any
 
@@ -78,7 +79,7 @@ class TrainingRun:
             "diverged": diverged,
         }
 
-    def test(self) -> dict[str, float]:
+    def test(self) -> dict[str, Any]:
         """Loss and accuracy of the best-validation weights on the test split: call once."""
         model = copy.deepcopy(self.model)
         if self.best_state is not None:
@@ -163,7 +164,7 @@ def eval_batches(
     return data.on_device(data.loader(getattr(split, part), generator=None, **options), device)
 
 
-def checkpoint_test_metrics(directory: str, device: str | torch.device = "cpu") -> dict[str, float]:
+def checkpoint_test_metrics(directory: str, device: str | torch.device = "cpu") -> dict[str, Any]:
     """:meth:`TrainingRun.test` of a checkpoint's best-validation weights, building only the
     model: a process's first optimizer is slow to build (torch imports its compiler then)."""
     device = torch.device(device)
@@ -178,6 +179,17 @@ def checkpoint_test_metrics(directory: str, device: str | torch.device = "cpu") 
 
 def _test(
     model: torch.nn.Module, split: data.Split | data.DatasetSplit, options: dict[str, Any]
-) -> dict[str, float]:
-    metrics = loop.evaluate(model, eval_batches(split, "test", options))
-    return {"test_loss": metrics.loss, "test_acc": metrics.accuracy}
+) -> dict[str, Any]:
+    """Loss and accuracy on the test split, and a SHA-256 of the rows as read: the lockbox
+    (``sweeps.lockbox``) records which rows a figure came from."""
+    digest = hashlib.sha256()
+    metrics = loop.evaluate(model, _hashed(eval_batches(split, "test", options), digest))
+    return {"test_loss": metrics.loss, "test_acc": metrics.accuracy,
+            "test_rows_sha256": digest.hexdigest()}  # fmt: skip
+
+
+def _hashed(batches: data.Batches, digest: Any) -> data.Batches:
+    for x, y in batches:
+        for tensor in (x, y):
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        yield x, y

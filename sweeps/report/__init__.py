@@ -18,6 +18,7 @@ import sys
 
 import optuna
 
+from sweeps import lockbox
 from sweeps.config import ConfigError
 from sweeps.report.analysis import (
     FULL_FOREST_TRIALS,
@@ -91,7 +92,8 @@ def write(folder: SweepFolder) -> str:
     for key, png in images.items():
         folder.write_bytes(FIGURES[key], png)
     best_json = json.loads(folder.read_text(BEST)) if folder.has(BEST) else None
-    folder.write_bytes(REPORT, page(sweep, images, best_json, importance).encode())
+    tested = lockbox.readings(folder)
+    folder.write_bytes(REPORT, page(sweep, images, best_json, importance, tested).encode())
     return folder.file_uri(REPORT)
 
 

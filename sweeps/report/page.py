@@ -25,6 +25,7 @@ def page(
     images: dict[str, bytes],
     best_json: dict[str, Any] | None,
     importance: dict[str, float],
+    readings: list[dict[str, Any]],
 ) -> str:
     p, g = pruning(sweep), grid(sweep, importance)
     parts = [
@@ -33,6 +34,7 @@ def page(
         f"</code>, dataset <code>{html.escape(sweep.cfg.dataset)}</code>, up to "
         f"{sweep.cfg.max_epochs} epochs, seed {sweep.cfg.seed}.</p>",
         _best_section(sweep, best_json),
+        _readings_section(readings),
         "<h2>Validation loss of every trial</h2>",
         _img(images["curves"], "validation loss curves"),
         "<h2>Best trial: where it starts to overfit</h2>",
@@ -76,7 +78,9 @@ def _best_section(sweep: Sweep, best_json: dict[str, Any] | None) -> str:
         f"{html.escape(describe(best, sweep.params))}<br>best epoch {best['best_epoch']}, "
         f"val_loss {best['best_val_loss']:.4f}"
     ]
-    if best_json and best_json.get("trial_id") == best["trial_id"]:
+    if best_json and best_json.get("trial_id") == best["trial_id"] and "test_refused" in best_json:
+        lines.append(f"<br>test split not read: {html.escape(best_json['test_refused'])}")
+    elif best_json and best_json.get("trial_id") == best["trial_id"]:
         lines.append(
             f"<br>test split (evaluated once, after the sweep): loss "
             f"{best_json['test_loss']:.4f}, accuracy {best_json['test_acc']:.4f}"
@@ -84,6 +88,31 @@ def _best_section(sweep: Sweep, best_json: dict[str, Any] | None) -> str:
     else:
         lines.append("<br><span class=muted>not tested: the sweep has not finished</span>")
     return "".join(lines) + "</p>"
+
+
+def _readings_section(readings: list[dict[str, Any]]) -> str:
+    """Every reading of the test split: one for a sweep that kept to the rule."""
+    if not readings:
+        return ""
+    note = (
+        "read once, for the model validation picked"
+        if len(readings) == 1
+        else f"read {len(readings)} times: only the first figure is an unbiased estimate"
+    )
+    rows = "".join(
+        f"<tr><td>{html.escape(r['at'])}</td><td>{r['trial_index']}</td>"
+        f"<td>{html.escape(r['allowed_by'])}</td><td>{r['test_loss']:.4f}</td>"
+        f"<td>{r['test_acc']:.4f}</td><td><code>{r['test_rows_sha256'][:12]}</code></td>"
+        f"<td><code>{html.escape(r['checkpoint'])}</code></td></tr>"
+        for r in readings
+    )
+    head = (
+        "<tr><th>when (UTC)</th><th>trial</th><th>allowed by</th><th>test loss</th>"
+        "<th>test accuracy</th><th>test rows (SHA-256)</th><th>checkpoint</th></tr>"
+    )
+    return (
+        f"<h3>Test split readings</h3><p>The test split was {note}.</p><table>{head}{rows}</table>"
+    )
 
 
 def _grid_heading(names: list[str]) -> str:

@@ -116,6 +116,22 @@ def test_a_larger_num_trials_on_resume_continues_the_same_study(sweep, tmp_path)
     best = json.loads((folder / "best.json").read_text())
     assert best["val_loss"] == pytest.approx(min(t["best_val_loss"] for t in trials))
     assert len([p for p in (folder / "tensorboard").iterdir() if p.is_dir()]) == 13
+    # The lockbox: the first winner's reading is the only one; a new winner is not tested.
+    readings = json.loads((folder / "test_readings.json").read_text())
+    assert [r["trial_index"] for r in readings] == [sweep["best"]["trial_index"]]
+    assert ("test_refused" in best) == (best["trial_index"] != sweep["best"]["trial_index"])
+
+
+def test_test_metrics_reach_no_trial_record_log_or_chart(sweep):
+    """Only best.json, test_readings.json and the report hold test figures."""
+    study = optuna.load_study(study_name="sweep", storage=journal(sweep["folder"]))
+    recorded = [key for t in study.trials for attrs in t.user_attrs.values()
+                if isinstance(attrs, dict) for key in attrs]  # fmt: skip
+    assert recorded and not [key for key in recorded if key.startswith("test")]
+    for log in sweep["folder"].glob("trial_*/result.json"):
+        assert '"test_' not in log.read_text()
+    for events in (sweep["folder"] / "tensorboard").rglob("events.out.tfevents.*"):
+        assert b"test" not in events.read_bytes().lower().replace(b"latest", b"")
 
 
 def test_num_trials_cannot_shrink_on_resume(sweep, capsys):

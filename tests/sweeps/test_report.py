@@ -182,7 +182,7 @@ def _ticks(sweep: report.Sweep) -> dict[str, list[str]]:
 
 
 def _grid_section(sweep: report.Sweep, importance: dict[str, float]) -> str:
-    page = report.page(sweep, dict.fromkeys(report.FIGURES, PNG), None, importance)
+    page = report.page(sweep, dict.fromkeys(report.FIGURES, PNG), None, importance, [])
     return page[page.index("<h3>Best val_loss by") : page.index("<h2>Pruning")]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 
 import pytest
@@ -123,8 +124,12 @@ def test_test_uses_best_validation_weights() -> None:
     final = loop.evaluate(run.model, run.split.eval_batches("test"))
 
     result = run.test()
-    assert result == {"test_loss": expected.loss, "test_acc": expected.accuracy}
+    assert (result["test_loss"], result["test_acc"]) == (expected.loss, expected.accuracy)
     assert result["test_loss"] != final.loss
+    rows = hashlib.sha256(
+        b"".join(t.numpy().tobytes() for x, y in run.split.eval_batches("test") for t in (x, y))
+    )
+    assert result["test_rows_sha256"] == rows.hexdigest()
     # test() must not swap the best weights into the live model.
     for before, after in zip(final_params, run.model.parameters(), strict=True):
         assert torch.equal(before, after)
@@ -159,7 +164,7 @@ def test_huge_lr_reports_divergence_without_raising() -> None:
     assert run.best_epoch == 0
     assert run.best_state is None
     result = run.test()
-    assert set(result) == {"test_loss", "test_acc"}
+    assert set(result) == {"test_loss", "test_acc", "test_rows_sha256"}
 
 
 def test_healthy_run_does_not_report_divergence() -> None:

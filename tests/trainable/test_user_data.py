@@ -280,7 +280,7 @@ def test_a_pair_among_dataset_parts_trains_and_tests_like_the_datasets(loader) -
         {"dataset": loader("dataset_parts"), "model_args": {"hidden": [4]}, "max_epochs": 1}
     )
     run.step()
-    assert set(run.test()) == {"test_loss", "test_acc"}
+    assert set(run.test()) == {"test_loss", "test_acc", "test_rows_sha256"}
 
 
 def test_explicit_parts_of_different_shapes_are_refused_with_a_dataset_among_them(loader):
