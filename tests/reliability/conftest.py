@@ -6,20 +6,18 @@ printed in pytest's terminal summary, so a CI log shows them without ``-s``.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from sweeps.run import main
+
+sys.path.insert(0, str(Path(__file__).parent))  # soak.py is a command as well as a module
+from soak import SweepProcess
 
 RECORDED: list[str] = []
 
@@ -72,41 +70,9 @@ def finished_sweep(ray_cluster, tmp_path_factory):
     return storage, "done", space
 
 
-class SweepProcess:
-    """``python -m sweeps.run`` in its own session (so its local Ray dies with it on killpg),
-    with its own Ray temp dir and its output in a log file."""
-
-    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
-        self.ray_tmp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short socket paths
-        self.log = log
-        with log.open("a") as out:
-            self.popen = subprocess.Popen(
-                [sys.executable, "-m", "sweeps.run", *args],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                env={**os.environ, "RAY_TMPDIR": self.ray_tmp, **(env or {})},
-            )  # fmt: skip
-
-    def running(self) -> bool:
-        return self.popen.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL the driver and every process it started, as a crashed machine would."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        self.popen.wait()
-        shutil.rmtree(self.ray_tmp, ignore_errors=True)
-
-    def wait(self, timeout: float = 300) -> int:
-        try:
-            code = self.popen.wait(timeout=timeout)
-        finally:
-            self.kill()  # whatever the driver left behind
-        return code
-
-
 @pytest.fixture
 def sweep_process(tmp_path):
-    """Start sweeps.run subprocesses; each is killed with its process group at teardown."""
+    """Start sweeps.run subprocesses; each is killed with its session at teardown."""
     started: list[SweepProcess] = []
 
     def start(*args: str, env: dict[str, str] | None = None) -> SweepProcess:
