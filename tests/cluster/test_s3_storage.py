@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import posixpath
 import shutil
@@ -16,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,17 +23,17 @@ import optuna
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
-from moto.server import ThreadedMotoServer
 
 from trainable.checkpoint import FILENAME as BUNDLE
 from trainable.checkpoint import load
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "reliability"))  # the soak's S3 server
+import soak
+
 pytestmark = pytest.mark.slow
 
-BUCKET, NAME = "sweeps", "s3"
-REGION = "us-east-1"
-# Test values: moto accepts any. They reach the sweep only through its environment.
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+NAME = "s3"
+BUCKET, CREDENTIALS = soak.BUCKET, soak.CREDENTIALS
 TINY = ["--space", "small", "--max-epochs", "3", "--grace-period", "1", "--hidden", "16",
         "--checkpoint-every", "1"]  # fmt: skip
 FILES = ("sweep.json", "trials.parquet", "epochs.parquet", "best.json", "report.html",
@@ -41,27 +41,22 @@ FILES = ("sweep.json", "trials.parquet", "epochs.parquet", "best.json", "report.
 
 
 @pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    """``127.0.0.1:PORT`` of an S3 server on a free port, stopped at teardown."""
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        yield "{}:{}".format(*server.get_host_and_port())
-    finally:
-        server.stop()
+def s3() -> Iterator[soak.Storage]:
+    """moto's S3 server on a free port of 127.0.0.1 with an empty bucket, as the soak uses it."""
+    with soak.s3_storage() as storage:
+        yield storage
 
 
 @pytest.fixture(scope="module")
-def bucket(endpoint: str) -> pafs.S3FileSystem:
-    """The test's view of the S3 server, with an empty bucket created."""
-    s3 = pafs.S3FileSystem(
-        access_key=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        secret_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        region=REGION, scheme="http", endpoint_override=endpoint, allow_bucket_creation=True,
-    )  # fmt: skip
-    s3.create_dir(BUCKET)
-    return s3
+def endpoint(s3: soak.Storage) -> str:
+    """``127.0.0.1:PORT`` of the server."""
+    return urllib.parse.parse_qs(urllib.parse.urlsplit(s3.uri).query)["endpoint_override"][0]
+
+
+@pytest.fixture(scope="module")
+def bucket(s3: soak.Storage) -> pafs.FileSystem:
+    """The test's view of the server."""
+    return s3.fs
 
 
 def run_sweep(args: list[str], home: Path, log: Path) -> int:
@@ -161,8 +156,8 @@ def check_bucket(s3: pafs.S3FileSystem, endpoint: str, scratch: Path, num_trials
     assert all(trial.state.is_finished() for trial in journal)
 
 
-def test_sweep_on_s3_and_resume_from_the_bucket(bucket, endpoint, tmp_path):
-    storage = f"s3://{BUCKET}/runs?endpoint_override={endpoint}&scheme=http&region={REGION}"
+def test_sweep_on_s3_and_resume_from_the_bucket(s3, bucket, endpoint, tmp_path):
+    storage = s3.uri
     log = tmp_path / "sweep.log"
     started = time.monotonic()
     code = run_sweep(["--name", NAME, "--storage", storage, "--num-trials", "4", *TINY],

@@ -1,4 +1,5 @@
-"""One small real sweep (10 trials, local Ray), shared by the tests that read its outputs."""
+"""One small real sweep (10 trials, local Ray), shared by the tests that read its outputs; the
+record of one epoch as a trial reports it, for the tests of the record."""
 
 from __future__ import annotations
 
@@ -29,3 +30,17 @@ def sweep(ray_cluster, tmp_path_factory):
         "epochs": pq.read_table(folder / "epochs.parquet").to_pylist(),
         "best": json.loads((folder / "best.json").read_text()),
     }
+
+
+def epoch_result(n, val_loss, *, best_epoch=None, done=False, diverged=False):
+    """The result a trial reports for epoch ``n``, as the sweep's record keeps it."""
+    return {
+        "epoch": n, "train_loss": val_loss / 2, "train_acc": 0.5, "val_loss": val_loss,
+        "val_acc": 0.6, "lr": 0.1, "best_val_loss": val_loss, "best_epoch": best_epoch or n,
+        "diverged": diverged, "done": done,
+    }  # fmt: skip
+
+
+@pytest.fixture
+def epoch():
+    return epoch_result

@@ -17,21 +17,13 @@ from sweeps.tune.stopping import Outcome
 SPACE = SweepSpace("default", Vocabulary.of("mlp"))
 
 
-def epoch(n, val_loss, *, best_epoch=None, done=False, diverged=False):
-    return {
-        "epoch": n, "train_loss": val_loss / 2, "train_acc": 0.5, "val_loss": val_loss,
-        "val_acc": 0.6, "lr": 0.1, "best_val_loss": val_loss, "best_epoch": best_epoch or n,
-        "diverged": diverged, "done": done,
-    }  # fmt: skip
-
-
 @pytest.fixture
 def folder(tmp_path):
     (tmp_path / "s").mkdir()
     return SweepFolder.in_storage(str(tmp_path), "s")
 
 
-def test_a_trial_holds_what_was_recorded_of_it(folder):
+def test_a_trial_holds_what_was_recorded_of_it(epoch, folder):
     record = SweepRecord(folder)
     asked = record.ask(SPACE)
     record.ran_by(0, "ray-a")
@@ -62,7 +54,7 @@ def test_an_ask_a_kill_cut_short_keeps_its_parameters_and_gets_the_rest(folder):
     assert SweepRecord(folder).complete(0, SPACE).params == completed.params
 
 
-def test_an_epoch_recorded_again_is_the_same_record_and_reported_once(folder):
+def test_an_epoch_recorded_again_is_the_same_record_and_reported_once(epoch, folder):
     record = SweepRecord(folder)
     record.ask(SPACE)
     record.epoch(0, epoch(1, 0.9))
@@ -71,7 +63,7 @@ def test_an_epoch_recorded_again_is_the_same_record_and_reported_once(folder):
     assert frozen.intermediate_values == {1: 0.9}
 
 
-def test_ends_are_told_to_optuna_with_their_real_state(folder):
+def test_ends_are_told_to_optuna_with_their_real_state(epoch, folder):
     record = SweepRecord(folder)
     for _ in range(4):
         record.ask(SPACE)
@@ -98,7 +90,7 @@ def test_ends_are_told_to_optuna_with_their_real_state(folder):
     assert math.isnan(trials[2].epochs[0]["val_loss"])
 
 
-def test_epochs_past_the_recorded_end_are_not_the_trials(folder):
+def test_epochs_past_the_recorded_end_are_not_the_trials(epoch, folder):
     """A trial resumed from its epoch-2 checkpoint and ended there: epoch 3, trained before a
     kill, is not part of how it ended."""
     record = SweepRecord(folder)
@@ -109,7 +101,7 @@ def test_epochs_past_the_recorded_end_are_not_the_trials(folder):
     assert [e["epoch"] for e in SweepRecord(folder).trials()[0].epochs] == [1, 2]
 
 
-def test_settle_ends_a_trial_whose_last_recorded_epoch_ended_it(folder):
+def test_settle_ends_a_trial_whose_last_recorded_epoch_ended_it(epoch, folder):
     record = SweepRecord(folder)
     for _ in range(3):
         record.ask(SPACE)

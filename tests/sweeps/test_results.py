@@ -18,20 +18,13 @@ from sweeps.tune.watchdog import TIMEOUTS
 SPACE = SweepSpace("default", Vocabulary.of("mlp"))
 
 
-def epoch(n, loss, done=False):
-    return {
-        "epoch": n, "train_loss": loss, "train_acc": 0.5, "val_loss": loss, "val_acc": 0.5,
-        "lr": 0.1, "best_val_loss": loss, "best_epoch": n, "diverged": False, "done": done,
-    }  # fmt: skip
-
-
 @pytest.fixture
 def folder(tmp_path):
     (tmp_path / "s").mkdir()
     return SweepFolder.in_storage(str(tmp_path), "s")
 
 
-def test_rows_and_epochs_follow_the_record(folder):
+def test_rows_and_epochs_follow_the_record(epoch, folder):
     record = SweepRecord(folder)
     for ray_trial in ("a", "b", "c"):
         number = record.ask(SPACE).number
