@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sweeps.run import main
+from sweeps.storage import SweepFolder
 
 ARGS = [
     "--space", "small", "--num-trials", "10", "--max-epochs", "6", "--grace-period", "1",
@@ -44,3 +45,10 @@ def epoch_result(n, val_loss, *, best_epoch=None, done=False, diverged=False):
 @pytest.fixture
 def epoch():
     return epoch_result
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """An empty sweep folder."""
+    (tmp_path / "s").mkdir()
+    return SweepFolder.in_storage(str(tmp_path), "s")

@@ -17,12 +17,6 @@ from sweeps.tune.stopping import Outcome
 SPACE = SweepSpace("default", Vocabulary.of("mlp"))
 
 
-@pytest.fixture
-def folder(tmp_path):
-    (tmp_path / "s").mkdir()
-    return SweepFolder.in_storage(str(tmp_path), "s")
-
-
 def test_a_trial_holds_what_was_recorded_of_it(epoch, folder):
     record = SweepRecord(folder)
     asked = record.ask(SPACE)

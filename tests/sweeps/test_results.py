@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from search_spaces import Vocabulary
 from sweeps.config import SweepConfig
 from sweeps.record import SweepRecord
 from sweeps.results import EPOCH_COLUMNS, TRIAL_COLUMNS, write
 from sweeps.space import SweepSpace
-from sweeps.storage import SweepFolder
 from sweeps.tune.stopping import Outcome
 from sweeps.tune.watchdog import TIMEOUTS
 
 SPACE = SweepSpace("default", Vocabulary.of("mlp"))
-
-
-@pytest.fixture
-def folder(tmp_path):
-    (tmp_path / "s").mkdir()
-    return SweepFolder.in_storage(str(tmp_path), "s")
 
 
 def test_rows_and_epochs_follow_the_record(epoch, folder):

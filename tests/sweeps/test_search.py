@@ -15,18 +15,11 @@ import search_spaces
 from search_spaces import Vocabulary
 from sweeps.record import SweepRecord
 from sweeps.space import SweepSpace, check_space
-from sweeps.storage import SweepFolder
 from sweeps.tune.search import JournalRecorder, SweepSearch, tpe_sampler
 from trainable import TrialConfigError
 from trainable.tune_adapter import RESUME
 
 MLP = Vocabulary.of("mlp")
-
-
-@pytest.fixture
-def folder(tmp_path):
-    (tmp_path / "s").mkdir()
-    return SweepFolder.in_storage(str(tmp_path), "s")
 
 
 def searcher(folder, num_trials):
