@@ -53,9 +53,11 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial
 
 NUM_TRIALS = 6
+# Epochs long enough (batches of 4, two wide layers) that training, not Ray's start, fills most
+# of a run: kills then land mid-trial, where a resume has checkpoints to go on from.
 ARGS = [
-    "--num-trials", str(NUM_TRIALS), "--max-epochs", "6", "--grace-period", "2",
-    "--checkpoint-every", "1", "--hidden", "16",
+    "--num-trials", str(NUM_TRIALS), "--max-epochs", "8", "--grace-period", "2",
+    "--checkpoint-every", "1", "--hidden", "256,256", "--batch-size", "4",
 ]  # fmt: skip
 # The sweep folder's files, as a user finds them.
 SAVED, TRIALS, EPOCHS, JOURNAL, TENSORBOARD = (
