@@ -4,8 +4,9 @@
 package imports :mod:`trainable` and :mod:`search_spaces`; they never import it.
 
 Its top level is what a user configures and runs, and what a sweep leaves behind: ``config``,
-``space``, ``run``, ``api``, ``results``, ``report`` and ``tensorboard``. :mod:`sweeps.tune` is
-the Ray Tune run, and :mod:`sweeps.storage` the sweep folder that the run and its outputs use.
+``space``, ``run``, ``api``, ``results``, ``manifest``, ``report``, ``tensorboard`` and
+``replay``. :mod:`sweeps.tune` is the Ray Tune run, and :mod:`sweeps.storage` the sweep
+folder that the run and its outputs use.
 """
 
 from __future__ import annotations

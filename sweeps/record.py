@@ -1,11 +1,12 @@
 """The sweep's record: its Optuna study, kept in the journal, is the one truth about its trials.
 
 The journal says which trials exist, their numbers and parameters, every epoch each trained
-(all of its metrics), where its checkpoints are, and how it ended. Everything else follows it:
-a resumed sweep re-runs the trials the journal has not ended, from their newest recorded
-checkpoint, and asks new ones until it holds ``--num-trials``; the tables, the report and the
-TensorBoard runs are written from it. Ray's experiment snapshots are never read back, so a
-driver killed at any instant leaves one record, whose every prefix is a sweep that can go on.
+(all of its metrics, and the sweep's decision on it), where its checkpoints are, and how it
+ended. Everything else follows it: a resumed sweep re-runs the trials the journal has not
+ended, from their newest recorded checkpoint, and asks new ones until it holds
+``--num-trials``; the tables, the report, the TensorBoard runs and the manifest are written
+from it. Ray's experiment snapshots are never read back, so a driver killed at any instant
+leaves one record, whose every prefix is a sweep that can go on.
 
 Each write is one appended line of the journal, in this order for a trial: asked (number and
 parameters), the Ray trials that ran it, its epochs, each epoch before the checkpoint taken
@@ -39,11 +40,13 @@ RAY_TRIALS_ATTR = "ray_trials"  # the ids of the Ray trials that ran it, first o
 STOP_REASON_ATTR = "stop_reason"
 ENDED_AT_ATTR = "epochs"  # the epoch it ended at
 ERROR_ATTR = "error"  # what it raised, in one line
-# What an epoch's record holds: the metrics the trial reported, and whether its result ended it.
+# What an epoch's record holds: the metrics the trial reported and whether its result ended it
+# (done: the sweep's decision on it was STOP, by ASHA, the stopper or the trial), then RUNG.
 EPOCH_FIELDS = (
     "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
     "best_val_loss", "best_epoch", "diverged", "done",
 )  # fmt: skip
+RUNG = "rung"  # the ASHA milestone the epoch was judged at; None where ASHA did not judge it
 STATUS = {
     TrialState.COMPLETE: COMPLETE,
     TrialState.PRUNED: PRUNED,
@@ -189,13 +192,13 @@ class SweepRecord:
         held = self._record(number).ray_trials
         self._trial(number).set_user_attr(RAY_TRIALS_ATTR, [*held, ray_trial])
 
-    def epoch(self, number: int, result: dict[str, Any]) -> None:
-        """One epoch's metrics, and its val_loss as Optuna's intermediate value (unless NaN)."""
+    def epoch(self, number: int, result: dict[str, Any], rung: float | None = None) -> None:
+        """One epoch's metrics and the ASHA rung it was judged at (if any), in one line; and its
+        val_loss as Optuna's intermediate value (unless NaN)."""
         trial = self._trial(number)
         epoch = int(result["epoch"])
-        trial.set_user_attr(
-            _key(EPOCH_ATTR, epoch), {name: _plain(result.get(name)) for name in EPOCH_FIELDS}
-        )
+        metrics = {name: _plain(result.get(name)) for name in EPOCH_FIELDS}
+        trial.set_user_attr(_key(EPOCH_ATTR, epoch), {**metrics, RUNG: _plain(rung)})
         if number not in self._reported:
             frozen = stored(self.study, trial)
             self._reported[number] = set(frozen.intermediate_values)

@@ -200,15 +200,17 @@ def import_modules(names: tuple[str, ...]) -> None:
 
 
 def write_results(cfg: SweepConfig, folder: SweepFolder) -> SweepResults:
-    """The tables, the TensorBoard runs and the report, all from the sweep's record."""
+    """The tables, the manifest, the TensorBoard runs and the report, all from the sweep's
+    record."""
     from pathlib import Path
 
-    from sweeps import report, results
+    from sweeps import manifest, report, results
     from sweeps.record import SweepRecord
     from sweeps.tune.logger import write_runs
 
     record = SweepRecord(folder)
     outcome = results.write(cfg, folder, record)
+    manifest.write(cfg, folder, record)
     write_runs(Path(folder.tensorboard_dir()), record.trials(), record.distributions())
     folder.publish()
     if outcome.epochs.num_rows:

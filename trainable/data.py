@@ -7,11 +7,16 @@ by index slicing. A user's map-style ``torch.utils.data.Dataset`` becomes a
 ``{"train": ..., "val": ..., "test": ...}`` parts; then no split is drawn. Tabular (2-D)
 features are standardised with training statistics only; images and Datasets are left as they
 are. Validation picks models; the test split is read once, after the sweep.
+
+Each split keeps the row indices its parts were drawn with, and :func:`fingerprint` gives the
+SHA-256 of the data as loaded and of those indices, which a sweep's manifest records.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -27,6 +32,12 @@ from trainable.sources import DataError, read
 PARTS = ("train", "val", "test")
 EVAL_CHUNK = 8192  # rows per forward pass when evaluating resident tensors
 Batches = Iterator[tuple[torch.Tensor, torch.Tensor]]
+# The rows of the data as loaded that went into train, val and test: the seed's draw, or the
+# positions of the user's own parts one after the other.
+Indices = tuple[np.ndarray, np.ndarray, np.ndarray]
+# The data as its source gives it: arrays with their class names, a Dataset, or a mapping of
+# the user's own parts.
+Loaded = tuple[np.ndarray, np.ndarray, tuple] | Dataset | Mapping
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,7 @@ class Split:
     x_test: torch.Tensor
     y_test: torch.Tensor
     classes: tuple[str, ...]
+    indices: Indices
 
     @property
     def facts(self) -> DataFacts:
@@ -59,7 +71,7 @@ class Split:
             for f in fields(self)
             if isinstance(getattr(self, f.name), torch.Tensor)
         }
-        return Split(**moved, classes=self.classes)
+        return Split(**moved, classes=self.classes, indices=self.indices)
 
     def train_batches(self, batch_size: int, generator: torch.Generator) -> Batches:
         """Shuffled mini-batches of the training rows, sliced on the device."""
@@ -85,6 +97,7 @@ class DatasetSplit:
     test: Dataset
     classes: tuple[str, ...]
     input_shape: tuple[int, ...]
+    indices: Indices
 
     @property
     def facts(self) -> DataFacts:
@@ -139,11 +152,36 @@ def load(
     test_fraction: float = 0.2,
 ) -> Split | DatasetSplit:
     """Load ``source`` and split it; cached per process so a reused worker reads it once."""
-    fractions = (val_fraction, test_fraction)
-    if user_code.is_reference(source):
-        return _from_user(source, seed, fractions)
-    features, labels, classes = read(source, label, seed)
-    return _split(features, labels, classes, seed, fractions)
+    return _divided(source, _loaded(source, label, seed), seed, (val_fraction, test_fraction))
+
+
+def fingerprint(
+    source: str,
+    *,
+    label: str | None = None,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+) -> dict[str, Any]:
+    """SHA-256 digests of the data that :func:`load` splits and of its split, and the rows of
+    each part: what a sweep's manifest records to tell the same data from other data.
+
+    ``data_sha256`` covers the data as its source gives it, before any standardisation: features
+    and labels as arrays (each with its dtype and shape) and the class names; for a Dataset,
+    every item's features and label as tensors, read once in index order (a Dataset that
+    augments at random gives another digest each time); for the user's own parts, each part so,
+    train, val, test. ``split_sha256`` covers the train, val and test row indices.
+    """
+    loaded = _loaded(source, label, seed)
+    split = _divided(source, loaded, seed, (val_fraction, test_fraction))
+    indices = hashlib.sha256()
+    for part in split.indices:
+        _update(indices, np.asarray(part, dtype=np.int64))
+    return {
+        "data_sha256": _content_digest(source, loaded),
+        "split_sha256": indices.hexdigest(),
+        "rows": {name: len(part) for name, part in zip(PARTS, split.indices, strict=True)},
+    }
 
 
 def batches(
@@ -171,8 +209,9 @@ def _split(
     test, val, train = _order(len(labels), seed, fractions)
     x = _standardised(features, train)
     y = torch.from_numpy(labels.astype(np.int64))
-    train, val, test = (torch.from_numpy(part) for part in (train, val, test))
-    return Split(x[train], y[train], x[val], y[val], x[test], y[test], classes)
+    rows = (train, val, test)
+    train, val, test = (torch.from_numpy(part) for part in rows)
+    return Split(x[train], y[train], x[val], y[val], x[test], y[test], classes, rows)
 
 
 def _standardised(features: np.ndarray, train: np.ndarray) -> torch.Tensor:
@@ -186,21 +225,31 @@ def _standardised(features: np.ndarray, train: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(((features - mean) / std).astype(np.float32))
 
 
-def _from_user(reference: str, seed: int, fractions: tuple[float, float]) -> Split | DatasetSplit:
-    fn = user_code.load(reference, "dataset")
+def _loaded(source: str, label: str | None, seed: int) -> Loaded:
+    """The data of a built-in source or table file, or what the user's loader returns."""
+    if not user_code.is_reference(source):
+        return read(source, label, seed)
+    fn = user_code.load(source, "dataset")
     try:
         value = fn(seed=seed) if user_code.accepts(fn, "seed") else fn()
     except Exception as err:
-        raise user_code.raised("dataset", reference, err) from err
-    if isinstance(value, Mapping):
-        return _given_parts(reference, value)
-    if _is_dataset(value):
-        test, val, train = _order(len(value), seed, fractions)
-        parts = [Subset(value, part.tolist()) for part in (train, val, test)]
-        return _dataset_split(reference, value, parts)
-    features, labels = _pair(reference, "its value", value)
-    classes = tuple(str(c) for c in range(int(labels.max()) + 1))
-    return _split(features, labels, classes, seed, fractions)
+        raise user_code.raised("dataset", source, err) from err
+    if isinstance(value, Mapping) or _is_dataset(value):
+        return value
+    features, labels = _pair(source, "its value", value)
+    return features, labels, tuple(str(c) for c in range(int(labels.max()) + 1))
+
+
+def _divided(
+    source: str, loaded: Loaded, seed: int, fractions: tuple[float, float]
+) -> Split | DatasetSplit:
+    if isinstance(loaded, Mapping):
+        return _given_parts(source, loaded)
+    if _is_dataset(loaded):
+        test, val, train = _order(len(loaded), seed, fractions)
+        parts = [Subset(loaded, part.tolist()) for part in (train, val, test)]
+        return _dataset_split(source, loaded, parts, (train, val, test))
+    return _split(*loaded, seed, fractions)
 
 
 def _given_parts(reference: str, value: Mapping) -> Split | DatasetSplit:
@@ -214,7 +263,7 @@ def _given_parts(reference: str, value: Mapping) -> Split | DatasetSplit:
             value[part] if _is_dataset(value[part]) else _tensor_dataset(reference, part, value)
             for part in PARTS
         ]
-        return _dataset_split(reference, value["train"], parts)
+        return _dataset_split(reference, value["train"], parts, _consecutive(parts))
     pairs = [_pair(reference, part, value[part]) for part in PARTS]
     shapes = {x.shape[1:] for x, _ in pairs}
     if len(shapes) > 1:
@@ -222,12 +271,19 @@ def _given_parts(reference: str, value: Mapping) -> Split | DatasetSplit:
     n = int(max(y.max() for _, y in pairs)) + 1
     features = np.concatenate([x for x, _ in pairs])
     labels = np.concatenate([y for _, y in pairs])
-    sizes = np.cumsum([len(y) for _, y in pairs])
-    train, val, test = np.split(np.arange(sizes[-1]), sizes[:2])
+    rows = _consecutive([y for _, y in pairs])
+    train, val, test = rows
     x = _standardised(features, train)
     y = torch.from_numpy(labels)
     classes = tuple(str(c) for c in range(n))
-    return Split(x[train], y[train], x[val], y[val], x[test], y[test], classes)
+    return Split(x[train], y[train], x[val], y[val], x[test], y[test], classes, rows)
+
+
+def _consecutive(parts: list[Any]) -> Indices:
+    """The rows of parts given one after the other: the user's own train, val and test."""
+    sizes = np.cumsum([len(part) for part in parts])
+    train, val, test = np.split(np.arange(sizes[-1]), sizes[:2])
+    return train, val, test
 
 
 def _tensor_dataset(reference: str, part: str, value: Mapping) -> TensorDataset:
@@ -292,7 +348,9 @@ def _is_dataset(value: Any) -> bool:
     return isinstance(value, Dataset)
 
 
-def _dataset_split(reference: str, whole: Dataset, parts: list[Dataset]) -> DatasetSplit:
+def _dataset_split(
+    reference: str, whole: Dataset, parts: list[Dataset], indices: Indices
+) -> DatasetSplit:
     for name, part in zip(PARTS, parts, strict=True):
         if len(part) == 0:
             raise DataError(f"dataset {reference}: the {name} part is empty")
@@ -302,7 +360,7 @@ def _dataset_split(reference: str, whole: Dataset, parts: list[Dataset]) -> Data
             f"dataset {reference}: train, val and test features differ in shape: "
             + ", ".join(f"{name} {shape}" for name, shape in zip(PARTS, shapes, strict=True))
         )
-    return DatasetSplit(*parts, _dataset_classes(reference, whole, parts), shapes[0])
+    return DatasetSplit(*parts, _dataset_classes(reference, whole, parts), shapes[0], indices)
 
 
 def _item(reference: str, dataset: Dataset, index: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -342,3 +400,39 @@ def _dataset_classes(reference: str, whole: Dataset, parts: list[Dataset]) -> tu
             [int(_item(reference, part, i)[1]) for part in parts for i in range(len(part))]
         )
     return tuple(str(c) for c in range(int(labels.max()) + 1))
+
+
+def _content_digest(source: str, loaded: Loaded) -> str:
+    """The SHA-256 of the data as loaded (see :func:`fingerprint`)."""
+    digest = hashlib.sha256()
+    if isinstance(loaded, Mapping):
+        for part in PARTS:
+            _update_part(digest, source, part, loaded[part])
+    elif _is_dataset(loaded):
+        _update_part(digest, source, "its value", loaded)
+    else:
+        features, labels, classes = loaded
+        _update(digest, features)
+        _update(digest, labels.astype(np.int64))  # as trained on, whatever the platform's int
+        digest.update(json.dumps(list(classes)).encode())
+    return digest.hexdigest()
+
+
+def _update_part(digest: Any, source: str, part: str, value: Any) -> None:
+    """A part's features and labels, or a Dataset's items in index order, as tensors."""
+    if not _is_dataset(value):
+        for array in _pair(source, part, value):
+            _update(digest, array)
+        return
+    for index in range(len(value)):
+        for tensor in _item(source, value, index):
+            flat = tensor.detach().cpu().contiguous().reshape(-1)
+            digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
+            digest.update(flat.view(torch.uint8).numpy().tobytes())
+
+
+def _update(digest: Any, array: np.ndarray) -> None:
+    """An array's dtype, shape and values, little-endian: the same bytes on every machine."""
+    little = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+    digest.update(f"{little.dtype.str}{little.shape}".encode())
+    digest.update(little.tobytes())

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the sweep's checks import this module, and Ray Tune only later
     from ray.tune.experiment import Trial
+    from ray.tune.schedulers import AsyncHyperBandScheduler
 
 
 def listen_on_loopback() -> None:
@@ -30,3 +31,15 @@ def trial_actor(trial: Trial) -> Any | None:
     """The actor running ``trial`` (None when it has none): Tune lets callbacks see trials but
     not stop a hung one, which only killing its actor does."""
     return trial.temporary_state.ray_actor
+
+
+def asha_milestones(scheduler: AsyncHyperBandScheduler, trial: Trial) -> set[float]:
+    """The milestones (rungs) at which ``scheduler`` has recorded ``trial``'s metric so far.
+
+    ASHA answers CONTINUE or STOP, not which rung it compared the trial at; a milestone that
+    appears here after a result is the rung that result was judged at.
+    """
+    bracket = scheduler._trial_info.get(trial.trial_id)
+    if bracket is None:
+        return set()
+    return {milestone for milestone, recorded in bracket._rungs if trial.trial_id in recorded}

@@ -3,10 +3,11 @@
 :class:`SweepSearch` is the Ray searcher: it hands Ray first the trials the record has not
 ended (same number, same parameters, resuming from their newest recorded checkpoint), then
 trials it asks Optuna's seeded TPE for, until the study holds ``--num-trials``.
-:class:`JournalRecorder` writes what Ray reports into the record: every epoch, every
-checkpoint, and each trial's end, told to Optuna honestly (a trial ASHA or the stopper cut short
-is PRUNED, a crash FAIL, a completed one COMPLETE with its best validation loss; Ray's own
-OptunaSearch tells every trial COMPLETE, feeding TPE partial-budget losses as if final).
+:class:`JournalRecorder` writes what Ray reports into the record: every epoch (with the ASHA
+rung it was judged at), every checkpoint, and each trial's end, told to Optuna honestly (a
+trial ASHA or the stopper cut short is PRUNED, a crash FAIL, a completed one COMPLETE with its
+best validation loss; Ray's own OptunaSearch tells every trial COMPLETE, feeding TPE
+partial-budget losses as if final).
 """
 
 from __future__ import annotations
@@ -88,19 +89,34 @@ class SweepSearch(Searcher):
 class JournalRecorder(Callback):
     """Writes each trial's epochs, checkpoints and end into the record as Ray reports them.
 
-    It comes first among the sweep's callbacks, so the record is never behind Ray's logs.
+    It comes first among the sweep's callbacks, so the record is never behind Ray's logs. It
+    sees each result after ASHA, the stopper and the trial decided on it (a STOP marks the
+    result done), and records the epoch with the rung ASHA judged it at, from ``rungs``
+    ((Ray trial id, epoch) → milestone, as ``NewestFirstASHA.judged`` holds them). The epochs
+    a resumed trial re-trains up to its last recorded one are the record's already, with the
+    rungs of their first time (ASHA does not judge them again), and are not written twice.
     """
 
     def __init__(
-        self, record: SweepRecord, folder: SweepFolder, max_epochs: int, patience: int
+        self,
+        record: SweepRecord,
+        folder: SweepFolder,
+        max_epochs: int,
+        patience: int,
+        rungs: dict[tuple[str, int], float] | None = None,
     ) -> None:
         self.record, self.folder = record, folder
         self.max_epochs, self.patience = max_epochs, patience
+        self.rungs = {} if rungs is None else rungs
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict,
                         **info: Any) -> None:  # fmt: skip
-        if "epoch" in result:
-            self.record.epoch(_number(trial), result)
+        if "epoch" not in result:
+            return
+        epoch = int(result["epoch"])
+        rung = self.rungs.pop((trial.trial_id, epoch), None)
+        if epoch > recorded(trial):
+            self.record.epoch(_number(trial), result, rung)
 
     def on_checkpoint(self, iteration: int, trials: list[Trial], trial: Trial, checkpoint: Any,
                       **info: Any) -> None:  # fmt: skip
@@ -124,6 +140,11 @@ class JournalRecorder(Callback):
             return
         self.record.end(_number(trial), ended, result, error)
         self.folder.publish_journal()
+
+
+def recorded(trial: Trial) -> int:
+    """The last epoch the record held of the trial when Ray was handed it (0: a new trial)."""
+    return (trial.config.get(RESUME) or {}).get(RESUME_RECORDED, 0)
 
 
 def _number(trial: Trial) -> int:

@@ -28,11 +28,12 @@ from sweeps.config import SweepConfig
 from sweeps.record import SweepRecord
 from sweeps.space import SpaceInfo, SweepSpace
 from sweeps.storage import SweepFolder
+from sweeps.tune import ray_compat
 from sweeps.tune.logger import loggers, no_automatic_loggers
-from sweeps.tune.search import JournalRecorder, SweepSearch, tpe_sampler
+from sweeps.tune.search import JournalRecorder, SweepSearch, recorded, tpe_sampler
 from sweeps.tune.stopping import stalled
 from sweeps.tune.watchdog import HangWatchdog
-from trainable.tune_adapter import RESUME, RESUME_RECORDED, SweepTrainable
+from trainable.tune_adapter import SweepTrainable
 
 
 def proposed_at_once(cfg: SweepConfig) -> int:
@@ -69,17 +70,27 @@ class NewestFirstASHA(ASHAScheduler):
     trial ends it in the record at once; see ``SweepRecord.settle``), and re-trained from a
     checkpoint they are the same: ASHA, which starts empty in each run, could otherwise stop
     the trial at one of them this time, short of where the record already has it.
+
+    Each result ASHA judged at a rung leaves the rung in :attr:`judged`, keyed by Ray trial id
+    and epoch, for :class:`~sweeps.tune.search.JournalRecorder` to record with the epoch.
     """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.judged: dict[tuple[str, int], float] = {}
 
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
         pending = [t for t in tune_controller.get_trials() if t.status == Trial.PENDING]
         return pending[-1] if pending else super().choose_trial_to_run(tune_controller)
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
-        recorded = (trial.config.get(RESUME) or {}).get(RESUME_RECORDED, 0)
-        if result.get("epoch", 0) <= recorded:
+        if result.get("epoch", 0) <= recorded(trial):
             return TrialScheduler.CONTINUE
-        return super().on_trial_result(tune_controller, trial, result)
+        before = ray_compat.asha_milestones(self, trial)
+        decision = super().on_trial_result(tune_controller, trial, result)
+        for milestone in ray_compat.asha_milestones(self, trial) - before:  # one at most
+            self.judged[trial.trial_id, int(result["epoch"])] = milestone
+        return decision
 
 
 class SweepStopper(tune.Stopper):
@@ -163,7 +174,7 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> tune.Tuner
                 checkpoint_at_end=True,
             ),
             callbacks=[
-                JournalRecorder(record, folder, cfg.max_epochs, cfg.patience),
+                JournalRecorder(record, folder, cfg.max_epochs, cfg.patience, scheduler.judged),
                 *loggers(folder.tensorboard_dir(), space.distributions),
                 *([HangWatchdog(cfg.trial_timeout, folder)] if cfg.trial_timeout else []),
             ],

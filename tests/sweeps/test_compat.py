@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import optuna
 import ray
+from ray.tune.experiment import Trial
 from ray.tune.experiment.trial import _TemporaryTrialState
+from ray.tune.schedulers import ASHAScheduler
 
 from sweeps.tune import optuna_compat, ray_compat
 
@@ -34,6 +36,22 @@ def test_ray_still_has_the_cluster_switch_it_reads_for_the_node_ip(monkeypatch):
 def test_ray_still_keeps_a_trials_actor_in_its_temporary_state():
     assert hasattr(_TemporaryTrialState(), "ray_actor"), (
         f"{RAY}: a trial's temporary state has no ray_actor"
+    )
+
+
+def test_ray_still_keeps_the_results_asha_recorded_per_rung_in_a_trials_bracket():
+    scheduler = ASHAScheduler(
+        time_attr="epoch", metric="val_loss", mode="min",
+        max_t=10, grace_period=1, reduction_factor=3,
+    )  # fmt: skip
+    trial = Trial("t", stub=True)
+    scheduler.on_trial_add(None, trial)
+    assert ray_compat.asha_milestones(scheduler, trial) == set(), (
+        f"{RAY}: ASHAScheduler._trial_info or _Bracket._rungs changed"
+    )
+    scheduler.on_trial_result(None, trial, {"epoch": 1, "val_loss": 0.5})
+    assert ray_compat.asha_milestones(scheduler, trial) == {1}, (
+        f"{RAY}: ASHA no longer records a result at its rung in _Bracket._rungs"
     )
 
 

@@ -22,14 +22,15 @@ def test_a_trial_holds_what_was_recorded_of_it(epoch, folder):
     asked = record.ask(SPACE)
     record.ran_by(0, "ray-a")
     for n in (1, 2, 3):
-        record.epoch(0, epoch(n, 1.0 / n))
+        record.epoch(0, epoch(n, 1.0 / n), rung=1.0 if n == 1 else None)
     record.checkpoint(0, 2, "trial_000_ray-a/checkpoint_000001")
     record.ran_by(0, "ray-b")  # resumed by a later run of the sweep
 
     [trial] = SweepRecord(folder).trials()  # as a new driver reads it
     assert trial.number == 0 and trial.params == asked.params
     assert [e["epoch"] for e in trial.epochs] == [1, 2, 3]
-    assert trial.epochs[2] == epoch(3, 1 / 3)
+    assert trial.epochs[2] == {**epoch(3, 1 / 3), "rung": None}
+    assert trial.epochs[0]["rung"] == 1.0  # the ASHA milestone it was judged at
     assert trial.checkpoints == ["trial_000_ray-a/checkpoint_000001"]
     assert trial.ray_trials == ["ray-a", "ray-b"] and trial.trial_id == "ray-a"
     assert trial.folders == ["trial_000_ray-a", "trial_000_ray-b"]

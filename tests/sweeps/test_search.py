@@ -4,6 +4,7 @@ report into the record; space checks and TPE's settings."""
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import optuna
 import pytest
@@ -103,3 +104,25 @@ def test_tpe_models_the_conditional_momentum_jointly_and_warns_of_nothing():
     study.optimize(lambda trial: (search_spaces.get("default")(trial), trial.params["lr"])[1], 12)
     asked = study._storage.get_trial(study.ask()._trial_id)
     assert "momentum" in sampler.infer_relative_search_space(study, asked)
+
+
+def test_an_epoch_is_recorded_with_its_asha_rung_and_a_resumed_trials_once(folder):
+    """The rung NewestFirstASHA judged an epoch at goes into its record; the epochs a resumed
+    trial re-trains up to its last recorded one keep their first record, rung included."""
+    first = searcher(folder, 1)
+    trial = ray_trial(first.suggest("a"))
+    rungs = {(trial.trial_id, 1): 1.0}
+    recorder = JournalRecorder(first.record, folder, max_epochs=5, patience=3, rungs=rungs)
+    for n, loss in ((1, 0.9), (2, 0.8)):
+        recorder.on_trial_result(0, [], trial, result(n, loss))
+    assert rungs == {}  # taken
+
+    again = searcher(folder, 1)  # the driver was killed; --resume
+    resumed = ray_trial(again.suggest("b"))
+    recorder = JournalRecorder(again.record, folder, max_epochs=5, patience=3)
+    for n, loss in ((1, 0.9), (2, 0.8), (3, 0.7)):
+        recorder.on_trial_result(0, [], resumed, result(n, loss))
+    [recorded] = SweepRecord(folder).trials()
+    assert [(e["epoch"], e["rung"]) for e in recorded.epochs] == [(1, 1.0), (2, None), (3, None)]
+    lines = Path(folder.journal()).read_text().splitlines()
+    assert [sum(f'"epoch:000{n}"' in line for line in lines) for n in (1, 2, 3)] == [1, 1, 1]

@@ -1,11 +1,14 @@
-"""The tuner: how many trials are proposed at once."""
+"""The tuner: how many trials are proposed at once, and the rungs ASHA judges epochs at."""
 
 from __future__ import annotations
 
 import pytest
+from ray.tune.experiment import Trial
+from ray.tune.schedulers import TrialScheduler
 
 from sweeps.config import SweepConfig
-from sweeps.tune.tuner import proposed_at_once
+from sweeps.tune.tuner import NewestFirstASHA, proposed_at_once
+from trainable.tune_adapter import RESUME, RESUME_RECORDED
 
 
 @pytest.mark.parametrize(
@@ -19,3 +22,41 @@ from sweeps.tune.tuner import proposed_at_once
 )
 def test_the_searcher_keeps_one_trial_queued_beyond_what_runs(ray_cluster, options, proposed):
     assert proposed_at_once(SweepConfig(**options)) == proposed
+
+
+def asha() -> NewestFirstASHA:
+    """Rungs at epochs 1, 3 and 9, as a sweep's --grace-period 1 --reduction-factor 3."""
+    return NewestFirstASHA(
+        time_attr="epoch", metric="val_loss", mode="min",
+        max_t=10, grace_period=1, reduction_factor=3,
+    )  # fmt: skip
+
+
+def added(scheduler: NewestFirstASHA, config: dict | None = None) -> Trial:
+    trial = Trial("SweepTrainable", config=config or {}, stub=True)
+    scheduler.on_trial_add(None, trial)
+    return trial
+
+
+def test_asha_notes_the_rung_each_epoch_was_judged_at():
+    scheduler = asha()
+    good, bad = added(scheduler), added(scheduler)
+    for epoch in (1, 2, 3):
+        decision = scheduler.on_trial_result(None, good, {"epoch": epoch, "val_loss": 0.5})
+        assert decision == TrialScheduler.CONTINUE
+    decision = scheduler.on_trial_result(None, bad, {"epoch": 1, "val_loss": 0.9})
+    assert decision == TrialScheduler.STOP  # worse than the rung's cutoff
+    assert scheduler.judged == {
+        (good.trial_id, 1): 1.0, (good.trial_id, 3): 3.0, (bad.trial_id, 1): 1.0,
+    }  # fmt: skip
+
+
+def test_asha_judges_a_resumed_trial_past_its_recorded_epochs_at_the_rungs_it_passed():
+    """A trial resumed with 3 epochs recorded is not judged at them (ASHA judged them in the
+    run before). This run's ASHA has it at no rung, and judges it at one per epoch, the highest
+    it reached first: its epoch 4 at rung 3, its epoch 5 at rung 1."""
+    scheduler = asha()
+    trial = added(scheduler, {RESUME: {RESUME_RECORDED: 3}})
+    for epoch in (1, 2, 3, 4, 5, 6):
+        scheduler.on_trial_result(None, trial, {"epoch": epoch, "val_loss": 0.5})
+    assert scheduler.judged == {(trial.trial_id, 4): 3.0, (trial.trial_id, 5): 1.0}
