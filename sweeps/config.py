@@ -94,6 +94,15 @@ class SweepConfig(BaseModel):
     keep_checkpoints: int = Field(
         2, ge=1, description="checkpoints kept per trial, best by val_loss"
     )
+    confirm_top: int = Field(
+        3, ge=1, description="confirm the best K configurations of the search (see --confirm-seeds)"
+    )
+    confirm_seeds: int = Field(
+        3,
+        ge=0,
+        description="train each confirmed configuration again from scratch with this many fresh "
+        "seeds, to --max-epochs; the best mean wins (0: no confirmation, the search's best wins)",
+    )
     max_failures: int = Field(
         2, ge=0, description="retries of a crashed trial from its last checkpoint"
     )

@@ -36,7 +36,8 @@ def read_test(
     folder: SweepFolder, trial_index: int, directory: str, checkpoint: str, *, retest: bool
 ) -> dict[str, Any]:
     """The test metrics of the best-validation weights in the checkpoint at ``directory``
-    (``checkpoint``: its URI, as the user finds it), read and recorded, or as recorded."""
+    (``checkpoint``: where it is in the sweep folder, so that a folder moved or copied keeps
+    its readings), read and recorded, or as recorded."""
     earlier = readings(folder)
     for reading in earlier:
         if reading["checkpoint"] == checkpoint:

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
-from sweeps.record import RUNG
+from sweeps.confirm import CONFIRM
+from sweeps.record import RUNG, SweepRecord
 from sweeps.run import SAVED_SPACE
 from sweeps.tune.stopping import outcome
 from trainable import data
@@ -29,7 +30,7 @@ from trainable.seeding import trial_seed
 
 if TYPE_CHECKING:
     from sweeps.config import SweepConfig
-    from sweeps.record import SweepRecord, TrialRecord
+    from sweeps.record import TrialRecord
     from sweeps.storage import SweepFolder
 
 MANIFEST = "manifest.json"
@@ -54,7 +55,7 @@ def build(cfg: SweepConfig, folder: SweepFolder, record: SweepRecord) -> dict[st
         "sweep": cfg.name,
         "versions": versions(gpu=bool(cfg.gpus_per_trial)),
         "data": {"dataset": cfg.dataset, "label": cfg.label, **fingerprint},
-        "seeds": seeds(cfg.seed, trials),
+        "seeds": seeds(cfg.seed, trials, SweepRecord(folder, CONFIRM).trials()),
         "space": space(cfg, folder, record),
         "decisions": decisions(trials, cfg.max_epochs, cfg.patience),
         "hardware": hardware(),
@@ -78,11 +79,22 @@ def versions(gpu: bool) -> dict[str, Any]:
     return found
 
 
-def seeds(sweep_seed: int, trials: list[TrialRecord]) -> dict[str, Any]:
-    """The sweep seed, and each trial's seed as ``trainable.seeding.trial_seed`` derives it."""
+def seeds(
+    sweep_seed: int, trials: list[TrialRecord], runs: list[TrialRecord] = ()
+) -> dict[str, Any]:
+    """The sweep seed, and the seed of each trial and confirmation run, as
+    ``trainable.seeding.trial_seed`` derives it."""
     return {
         "sweep": sweep_seed,
         "trials": [{"trial": t.number, "seed": trial_seed(sweep_seed, t.number)} for t in trials],
+        "confirmation": [
+            {
+                "trial": r.index,
+                "replicate": r.replicate,
+                "seed": trial_seed(sweep_seed, r.index, r.replicate),
+            }
+            for r in runs
+        ],
     }
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeps.space import TRIAL_INDEX
 from sweeps.storage import STUDY, journal_storage
 from sweeps.tune.optuna_compat import reopen, stored
 from sweeps.tune.stopping import COMPLETE, ERROR, INCOMPLETE, PRUNED, Outcome, outcome
@@ -40,6 +41,8 @@ RAY_TRIALS_ATTR = "ray_trials"  # the ids of the Ray trials that ran it, first o
 STOP_REASON_ATTR = "stop_reason"
 ENDED_AT_ATTR = "epochs"  # the epoch it ended at
 ERROR_ATTR = "error"  # what it raised, in one line
+CONFIRMS_ATTR = "confirms"  # a confirmation run's: the search trial whose configuration it runs
+REPLICATE_ATTR = "replicate"  # a confirmation run's: which of its configuration's runs (1, 2, ..)
 # What an epoch's record holds: the metrics the trial reported and whether its result ended it
 # (done: the sweep's decision on it was STOP, by ASHA, the stopper or the trial), then RUNG.
 EPOCH_FIELDS = (
@@ -59,6 +62,12 @@ def _key(prefix: str, epoch: int) -> str:
     return f"{prefix}{epoch:04d}"
 
 
+def run_name(trial_index: int, replicate: int = 0) -> str:
+    """``trial_007``, or ``confirm_007_2`` for the second confirmation run of trial 7's
+    configuration: its TensorBoard run, and the start of its Ray trials' folders."""
+    return f"confirm_{trial_index:03d}_{replicate}" if replicate else f"trial_{trial_index:03d}"
+
+
 @dataclass(frozen=True)
 class TrialRecord:
     """One trial as the journal has it."""
@@ -71,6 +80,8 @@ class TrialRecord:
     ray_trials: list[str]
     stop_reason: str  # one of sweeps.tune.stopping.REASONS
     error: str | None
+    confirms: int | None = None  # a confirmation run: the search trial it runs again
+    replicate: int = 0
 
     @classmethod
     def of(cls, frozen: FrozenTrial) -> TrialRecord:
@@ -93,6 +104,8 @@ class TrialRecord:
             ray_trials=list(attrs.get(RAY_TRIALS_ATTR, [])),
             stop_reason=attrs.get(STOP_REASON_ATTR, "interrupted"),
             error=attrs.get(ERROR_ATTR),
+            confirms=attrs.get(CONFIRMS_ATTR),
+            replicate=attrs.get(REPLICATE_ATTR, 0),
         )
 
     @property
@@ -108,9 +121,19 @@ class TrialRecord:
         return self.epochs[-1] if self.epochs else None
 
     @property
+    def index(self) -> int:
+        """Its ``trial_index``: its number, or a confirmation run's search trial's."""
+        return self.number if self.confirms is None else self.confirms
+
+    @property
     def name(self) -> str:
-        """``trial_007``: its TensorBoard run, and the start of its Ray trials' folders."""
-        return f"trial_{self.number:03d}"
+        return run_name(self.index, self.replicate)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """What it adds to the sweep's trial settings: its parameters, index and replicate."""
+        replicate = {REPLICATE_ATTR: self.replicate} if self.replicate else {}
+        return {**self.params, TRIAL_INDEX: self.index, **replicate}
 
     @property
     def trial_id(self) -> str:
@@ -126,19 +149,24 @@ class TrialRecord:
 class SweepRecord:
     """The sweep's study, read and written through the journal of its folder."""
 
-    def __init__(self, folder: SweepFolder) -> None:
+    def __init__(self, folder: SweepFolder, study: str = STUDY) -> None:
         self.folder = folder
         self.study = optuna.create_study(
-            study_name=STUDY,
+            study_name=study,
             storage=journal_storage(folder),
             direction="minimize",
             load_if_exists=True,
         )
         self._live: dict[int, optuna.Trial] = {}
+        self._numbers: dict[str, int] = {}  # Ray trial id -> trial number, in this driver
         self._reported: dict[int, set[int]] = {}
 
     def trials(self) -> list[TrialRecord]:
-        return [TrialRecord.of(t) for t in self.study.get_trials(deepcopy=False)]
+        """The trials asked so far (not those enqueued and waiting to be asked)."""
+        return [TrialRecord.of(t) for t in self._asked()]
+
+    def _asked(self) -> list[FrozenTrial]:
+        return [t for t in self.study.get_trials(deepcopy=False) if t.state != TrialState.WAITING]
 
     def distributions(self) -> dict[str, optuna.distributions.BaseDistribution]:
         """Each hyperparameter the trials were given, in the order the space suggests them:
@@ -151,7 +179,7 @@ class SweepRecord:
         return found
 
     def __len__(self) -> int:
-        return len(self.study.get_trials(deepcopy=False))
+        return len(self._asked())
 
     def seed_sampler(self, sampler: Callable[[int], optuna.samplers.BaseSampler], seed: int):
         """A sampler seeded by the sweep's seed and how many trials the study has asked: a
@@ -191,6 +219,23 @@ class SweepRecord:
     def ran_by(self, number: int, ray_trial: str) -> None:
         held = self._record(number).ray_trials
         self._trial(number).set_user_attr(RAY_TRIALS_ATTR, [*held, ray_trial])
+        self._numbers[ray_trial] = number
+
+    def number_of(self, ray_trial: str) -> int:
+        """The number of the trial that the Ray trial ``ray_trial`` runs (handed out here)."""
+        return self._numbers[ray_trial]
+
+    def waiting(self) -> int:
+        """How many enqueued trials wait to be asked (see :meth:`enqueue`)."""
+        return len(self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+
+    def enqueued(self) -> list[dict[str, Any]]:
+        """The user attributes every enqueued trial was given, asked or waiting."""
+        return [dict(t.user_attrs) for t in self.study.get_trials(deepcopy=False)]
+
+    def enqueue(self, params: dict[str, Any], attrs: dict[str, Any]) -> None:
+        """A trial with these parameters, for a later :meth:`ask` to take (Optuna's queue)."""
+        self.study.enqueue_trial(params, user_attrs=attrs, skip_if_exists=False)
 
     def epoch(self, number: int, result: dict[str, Any], rung: float | None = None) -> None:
         """One epoch's metrics and the ASHA rung it was judged at (if any), in one line; and its

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from sweeps import lockbox
+from sweeps import confirm, lockbox
 from sweeps.config import SweepConfig
 from sweeps.record import SweepRecord, TrialRecord
 from sweeps.storage import SweepFolder
@@ -30,6 +30,7 @@ from sweeps.tune.watchdog import timeouts
 from trainable.checkpoint import CheckpointError
 
 TRIALS, EPOCHS, BEST = "trials.parquet", "epochs.parquet", "best.json"
+CONFIRMATION = "confirmation.parquet"  # a row per confirmation run
 EPOCH_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
 # The columns of trials.parquet besides the hyperparameters, which sit after the first two.
 TRIAL_COLUMNS = (
@@ -87,13 +88,14 @@ def evaluate_best(
     """The best trial's entry, with the test metrics of its best-validation weights (each of
     its checkpoints holds them; the newest that loads is used), through the lockbox: a sweep
     that has tested another trial gets the entry with ``test_refused`` instead, unless
-    ``--retest``."""
+    ``--retest``. A confirmation run is named by its configuration's search trial."""
     settings = cfg.trial_settings()
     best_epoch = trial.last["best_epoch"]
     at_best = next((e for e in trial.epochs if e["epoch"] == best_epoch), {})
     entry = {
         "trial_id": trial.trial_id,
-        "trial_index": trial.number,
+        "trial_index": trial.index,
+        "replicate": trial.replicate,
         "config": {name: trial.params[name] for name in searched if name in trial.params},
         **{key: settings[key] for key in ("model", "model_args", "dataset")},
         "best_epoch": best_epoch,
@@ -105,7 +107,7 @@ def evaluate_best(
         uri = folder.file_uri(path)
         try:
             with local_copy(folder, path) as directory:
-                test = lockbox.read_test(folder, trial.number, directory, uri, retest=cfg.retest)
+                test = lockbox.read_test(folder, trial.index, directory, path, retest=cfg.retest)
         except (CheckpointError, OSError, pa.ArrowException) as err:
             problems.append(str(err).splitlines()[0])
             continue
@@ -133,7 +135,8 @@ def local_copy(folder: SweepFolder, path: str) -> Iterator[str]:
 
 
 def write(cfg: SweepConfig, folder: SweepFolder, record: SweepRecord) -> SweepResults:
-    """Write the tables and, for a finished sweep, test its best trial."""
+    """Write the tables and, for a finished sweep, test its best trial: the search's best, or
+    with confirmation the best run of the configuration with the best mean."""
     trials = record.trials()
     hung = timeouts(folder)
     rows = [trial_row(trial, cfg, hung) for trial in trials]
@@ -148,25 +151,72 @@ def write(cfg: SweepConfig, folder: SweepFolder, record: SweepRecord) -> SweepRe
     folder.write_bytes(EPOCHS, _parquet(epochs))
     statuses = [row["status"] for row in rows]
     interrupted = len(statuses) < cfg.num_trials or INCOMPLETE in statuses
+    searched = list(record.distributions())
+    confirmation = None
+    if cfg.confirm_seeds and not interrupted:
+        runs = SweepRecord(folder, confirm.CONFIRM).trials()
+        folder.write_bytes(
+            CONFIRMATION, _parquet(_table([confirm_row(r, cfg, hung) for r in runs]))
+        )
+        planned = len(confirm.candidates(trials, cfg.confirm_top)) * cfg.confirm_seeds
+        interrupted = len(runs) < planned or any(not run.finished for run in runs)
+        confirmation = (confirm.summary(trials, runs, cfg.confirm_top, searched), runs)
     # The test split is read once, for the final choice: never for an unfinished sweep.
-    best = None if interrupted else _best(trials, cfg, folder, list(record.distributions()))
+    best = None if interrupted else _best(trials, confirmation, cfg, folder, searched)
     return SweepResults(table, epochs, best, interrupted, folder.uri)
 
 
+def confirm_row(run: TrialRecord, cfg: SweepConfig, hung: dict[str, int]) -> dict[str, Any]:
+    """A confirmation run's row: named by its configuration's search trial, and which run."""
+    return {**trial_row(run, cfg, hung), "trial_index": run.index, "replicate": run.replicate}
+
+
 def _best(
-    trials: list[TrialRecord], cfg: SweepConfig, folder: SweepFolder, searched: list[str]
+    trials: list[TrialRecord],
+    confirmation: tuple[list[dict[str, Any]], list[TrialRecord]] | None,
+    cfg: SweepConfig,
+    folder: SweepFolder,
+    searched: list[str],
 ) -> dict[str, Any] | None:
-    """The best trial, tested once: a best.json that already names it, tested, is kept as it
-    is (a sweep extended with more trials, or one stopped after it wrote best.json)."""
-    chosen = best_trial(trials)
+    """The model to test, tested once: a best.json that already names it, tested, is kept as
+    it is (a sweep extended with more trials, or one stopped after it wrote best.json)."""
+    chosen, extra = best_trial(trials), {}
+    if confirmation is not None and confirmation[0]:
+        summary, runs = confirmation
+        winner, searched_best = summary[0]["trial_index"], confirm.candidates(trials, 1)[0]
+        chosen = best_trial([r for r in runs if r.confirms == winner])
+        extra = {
+            "confirmation": [_finite(row) for row in summary],
+            "search_winner": searched_best.number,
+            "search_winner_held": winner == searched_best.number,
+        }
     earlier = json.loads(folder.read_text(BEST)) if folder.has(BEST) else None
     if chosen is None:
         return earlier
-    if earlier and earlier["trial_index"] == chosen.number and "test_refused" not in earlier:
+    same = earlier and (earlier["trial_index"], earlier.get("replicate", 0)) == (
+        chosen.index,
+        chosen.replicate,
+    )
+    if (
+        same
+        and "test_refused" not in earlier
+        and all(earlier.get(k) == v for k, v in extra.items())
+    ):
         return earlier
-    best = evaluate_best(chosen, cfg, folder, searched)
+    best = {**evaluate_best(chosen, cfg, folder, searched), **extra}
     folder.write_bytes(BEST, json.dumps(best, indent=2).encode())
     return best
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no infinity: a configuration with no finite run has no mean (null)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def read_table(folder: SweepFolder, filename: str) -> list[dict[str, Any]]:

@@ -188,10 +188,23 @@ def run(plan: Plan) -> SweepResults:
         sweep = tuner.build(cfg, folder, plan.space)
         if sweep is not None:
             tuner.fit(sweep)
+        if cfg.confirm_seeds and searched_all(cfg, folder):
+            confirmation = tuner.build_confirmation(cfg, folder, plan.space)
+            if confirmation is not None:
+                tuner.fit(confirmation)
         # Ray's shutdown is mostly waiting for its processes to exit; the results need no Ray,
         # so they are written meanwhile.
         written = in_background(write_results, cfg, folder)
     return written.result()
+
+
+def searched_all(cfg: SweepConfig, folder: SweepFolder) -> bool:
+    """Whether the search has ended all of its trials (not so after Ctrl-C): confirmation, which
+    starts from its best, waits for it."""
+    from sweeps.record import SweepRecord
+
+    trials = SweepRecord(folder).trials()
+    return len(trials) >= cfg.num_trials and all(trial.finished for trial in trials)
 
 
 def import_modules(names: tuple[str, ...]) -> None:
@@ -204,14 +217,15 @@ def write_results(cfg: SweepConfig, folder: SweepFolder) -> SweepResults:
     record."""
     from pathlib import Path
 
-    from sweeps import manifest, report, results
+    from sweeps import confirm, manifest, report, results
     from sweeps.record import SweepRecord
     from sweeps.tune.logger import write_runs
 
     record = SweepRecord(folder)
     outcome = results.write(cfg, folder, record)
     manifest.write(cfg, folder, record)
-    write_runs(Path(folder.tensorboard_dir()), record.trials(), record.distributions())
+    runs = SweepRecord(folder, confirm.CONFIRM).trials()
+    write_runs(Path(folder.tensorboard_dir()), record.trials() + runs, record.distributions())
     folder.publish()
     if outcome.epochs.num_rows:
         report.write(folder)
@@ -243,7 +257,8 @@ def summary(outcome: SweepResults, folder: SweepFolder) -> str:
     if best:
         params = ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(best["config"].items()))
         lines += [
-            f"Best trial {best['trial_id']}: {params}",
+            f"Best trial {best['trial_index']} ({best['trial_id']}): {params}",
+            *confirmed(best),
             f"  best epoch {best['best_epoch']}: val_loss {best['val_loss']:.4f}, "
             f"val_acc {best['val_acc']:.4f}",
             f"  test not read: {best['test_refused']}"
@@ -255,6 +270,24 @@ def summary(outcome: SweepResults, folder: SweepFolder) -> str:
         lines.append("No trial produced a usable model.")
     lines += [f"Results: {folder.uri}", f"Report: {folder.file_uri(REPORT)}", watch(folder)]
     return "\n".join(lines)
+
+
+def confirmed(best: dict[str, Any]) -> list[str]:
+    """What confirmation found, in a line or two (none without confirmation)."""
+    if "confirmation" not in best:
+        return []
+    winner = best["confirmation"][0]
+    low, high = winner["ci95"]
+    lines = [
+        f"  confirmed over {len(winner['runs'])} fresh seeds: mean best val_loss "
+        f"{_fmt(winner['mean'])} (95% interval {_fmt(low)} to {_fmt(high)}); "
+        f"tested: its run {best['replicate']}"
+    ]
+    if not best["search_winner_held"]:
+        lines.append(
+            f"  the search's best, trial {best['search_winner']}, did not hold up over seeds"
+        )
+    return lines
 
 
 def started(folder: SweepFolder) -> str:

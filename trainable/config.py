@@ -59,6 +59,7 @@ class TrialConfig(BaseModel):
     max_epochs: int = Field(20, ge=1)
     seed: int = 0
     trial_index: int = Field(0, ge=0)
+    replicate: int = Field(0, ge=0)  # 0: the search's run; 1, 2, ...: confirmation runs
 
     @field_validator("optimizer")
     @classmethod

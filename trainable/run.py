@@ -35,7 +35,7 @@ class TrainingRun:
         self.workers = workers
         cfg = self.config
         self.split = load_split(cfg, self.device)
-        seed = seeding.trial_seed(cfg.seed, cfg.trial_index)
+        seed = seeding.trial_seed(cfg.seed, cfg.trial_index, cfg.replicate)
         torch.manual_seed(seed)  # fixes the weight initialisation
         self.generator = seeding.seeded_generator(seed)
         self.model = build_model(cfg, self.split).to(self.device)

@@ -6,13 +6,16 @@ import numpy as np
 import torch
 
 
-def trial_seed(sweep_seed: int, trial_index: int) -> int:
-    """A well-mixed 63-bit seed for trial ``trial_index`` of the sweep seeded ``sweep_seed``.
+def trial_seed(sweep_seed: int, trial_index: int, replicate: int = 0) -> int:
+    """A well-mixed 63-bit seed for trial ``trial_index`` of the sweep seeded ``sweep_seed``, or
+    for its ``replicate``-th run from scratch (a confirmation run: the same configuration, a
+    fresh seed).
 
-    SeedSequence hashes the pair, so neighbouring indices get unrelated streams (``seed + i``
+    SeedSequence hashes the tuple, so neighbouring indices get unrelated streams (``seed + i``
     would make trial 1 of seed 0 replay trial 0 of seed 1).
     """
-    state = np.random.SeedSequence([sweep_seed, trial_index]).generate_state(2, dtype=np.uint32)
+    entropy = [sweep_seed, trial_index, *([replicate] if replicate else [])]
+    state = np.random.SeedSequence(entropy).generate_state(2, dtype=np.uint32)
     return int((int(state[0]) << 31) ^ int(state[1]))
 
 

@@ -5,6 +5,7 @@ Also how a trial's values are written as text, which the figures' labels and the
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from optuna.distributions import (
 )
 
 from sweeps.config import ConfigError, SweepConfig
-from sweeps.results import EPOCHS, TRIAL_COLUMNS, TRIALS, read_table
+from sweeps.results import BEST, EPOCHS, TRIAL_COLUMNS, TRIALS, read_table
 from sweeps.storage import JOURNAL, STUDY, SweepFolder, journal_storage
 
 
@@ -33,6 +34,7 @@ class Sweep:
     trials: list[dict[str, Any]]  # rows of trials.parquet, by trial index
     epochs: dict[str, list[dict[str, Any]]]  # epochs.parquet rows per trial id, by epoch
     study: optuna.Study | None
+    chosen: int | None = None  # the trial best.json names: confirmation may overrule the search
 
     @property
     def params(self) -> list[str]:
@@ -68,8 +70,10 @@ class Sweep:
 
     @property
     def best(self) -> dict[str, Any] | None:
+        """The trial best.json names, else the one with the lowest best val_loss."""
+        named = [t for t in self.trials if t["trial_index"] == self.chosen]
         finite = [t for t in self.trials if is_finite(t["best_val_loss"])]
-        return min(finite, key=lambda t: t["best_val_loss"], default=None)
+        return named[0] if named else min(finite, key=lambda t: t["best_val_loss"], default=None)
 
 
 def read(folder: SweepFolder) -> Sweep:
@@ -83,7 +87,8 @@ def read(folder: SweepFolder) -> Sweep:
         epochs.setdefault(row["trial_id"], []).append(row)
     if not trials or not epochs:
         raise ConfigError(f"{folder.uri} has no trial that trained an epoch yet")
-    return Sweep(folder.name, cfg, trials, epochs, _study(folder))
+    chosen = json.loads(folder.read_text(BEST))["trial_index"] if folder.has(BEST) else None
+    return Sweep(folder.name, cfg, trials, epochs, _study(folder), chosen)
 
 
 def _study(folder: SweepFolder) -> optuna.Study | None:

@@ -78,9 +78,12 @@ def _best_section(sweep: Sweep, best_json: dict[str, Any] | None) -> str:
         f"{html.escape(describe(best, sweep.params))}<br>best epoch {best['best_epoch']}, "
         f"val_loss {best['best_val_loss']:.4f}"
     ]
-    if best_json and best_json.get("trial_id") == best["trial_id"] and "test_refused" in best_json:
+    named = best_json and best_json.get("trial_index") == best["trial_index"]
+    if named and "confirmation" in best_json:
+        lines.append(_confirmation(best_json))
+    if named and "test_refused" in best_json:
         lines.append(f"<br>test split not read: {html.escape(best_json['test_refused'])}")
-    elif best_json and best_json.get("trial_id") == best["trial_id"]:
+    elif named:
         lines.append(
             f"<br>test split (evaluated once, after the sweep): loss "
             f"{best_json['test_loss']:.4f}, accuracy {best_json['test_acc']:.4f}"
@@ -88,6 +91,41 @@ def _best_section(sweep: Sweep, best_json: dict[str, Any] | None) -> str:
     else:
         lines.append("<br><span class=muted>not tested: the sweep has not finished</span>")
     return "".join(lines) + "</p>"
+
+
+def _confirmation(best_json: dict[str, Any]) -> str:
+    """The confirmed configurations, best mean first, each run's best val_loss and the 95%
+    interval of their mean; and whether the search's own winner held up."""
+    rows = []
+    for row in best_json["confirmation"]:
+        runs = ", ".join(_loss(run["best_val_loss"]) for run in row["runs"])
+        low, high = row["ci95"]
+        css = " class=best" if row["trial_index"] == best_json["trial_index"] else ""
+        rows.append(
+            f"<tr{css}><td>{row['trial_index']}</td><td>{_loss(row['search_val_loss'])}</td>"
+            f"<td>{runs}</td><td>{_loss(row['mean'])}</td>"
+            f"<td>{_loss(low)} to {_loss(high)}</td></tr>"
+        )
+    held = (
+        "The search's best configuration held up."
+        if best_json["search_winner_held"]
+        else f"The search's best, trial {best_json['search_winner']}, did not hold up over "
+        "fresh seeds: it was one lucky draw."
+    )
+    head = (
+        "<tr><th>trial</th><th>search best val_loss</th><th>runs with fresh seeds</th>"
+        "<th>mean</th><th>95% interval</th></tr>"
+    )
+    return (
+        f"<br>confirmed: the best configurations trained again from scratch, "
+        f"{len(best_json['confirmation'][0]['runs'])} fresh seeds each; the best mean wins. "
+        f"{held} Tested: run {best_json['replicate']} of the winner, the one validation "
+        f"picked.</p><table>{head}{''.join(rows)}</table><p>"
+    )
+
+
+def _loss(value: float | None) -> str:
+    return "&mdash;" if value is None else f"{value:.4f}"
 
 
 def _readings_section(readings: list[dict[str, Any]]) -> str:

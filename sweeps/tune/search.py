@@ -22,7 +22,7 @@ from ray.tune.experiment import Trial
 from ray.tune.search import Searcher
 
 from sweeps.record import SweepRecord, TrialRecord, error_line
-from sweeps.space import TRIAL_INDEX, SweepSpace
+from sweeps.space import SweepSpace
 from sweeps.storage import SweepFolder
 from sweeps.tune.stopping import INCOMPLETE, outcome
 from trainable.tune_adapter import RESUME, RESUME_CHECKPOINTS, RESUME_RECORDED
@@ -74,7 +74,7 @@ class SweepSearch(Searcher):
         # In an object store, the bucket's journal knows every trial before Ray writes a
         # folder for it there: a driver lost with its machine leaves no trial the record lacks.
         self.folder.publish_journal()
-        config = {**trial.params, TRIAL_INDEX: trial.number}
+        config = trial.config
         return {**config, RESUME: resume} if resume else config
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
@@ -116,7 +116,7 @@ class JournalRecorder(Callback):
         epoch = int(result["epoch"])
         rung = self.rungs.pop((trial.trial_id, epoch), None)
         if epoch > recorded(trial):
-            self.record.epoch(_number(trial), result, rung)
+            self.record.epoch(self.record.number_of(trial.trial_id), result, rung)
 
     def on_checkpoint(self, iteration: int, trials: list[Trial], trial: Trial, checkpoint: Any,
                       **info: Any) -> None:  # fmt: skip
@@ -124,7 +124,7 @@ class JournalRecorder(Callback):
         epoch = (trial.last_result or {}).get("epoch")
         if epoch:
             path = posixpath.relpath(checkpoint.path, self.folder.path)
-            self.record.checkpoint(_number(trial), epoch, path)
+            self.record.checkpoint(self.record.number_of(trial.trial_id), epoch, path)
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any):
         self._end(trial, None)
@@ -138,14 +138,10 @@ class JournalRecorder(Callback):
         ended = outcome(result, error is not None, self.max_epochs, self.patience)
         if ended.status == INCOMPLETE:  # stopped by the sweep's end (Ctrl-C): it goes on later
             return
-        self.record.end(_number(trial), ended, result, error)
+        self.record.end(self.record.number_of(trial.trial_id), ended, result, error)
         self.folder.publish_journal()
 
 
 def recorded(trial: Trial) -> int:
     """The last epoch the record held of the trial when Ray was handed it (0: a new trial)."""
     return (trial.config.get(RESUME) or {}).get(RESUME_RECORDED, 0)
-
-
-def _number(trial: Trial) -> int:
-    return trial.config[TRIAL_INDEX]

@@ -24,9 +24,11 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 from ray.tune.search import ConcurrencyLimiter
 
+from sweeps import confirm
 from sweeps.config import SweepConfig
-from sweeps.record import SweepRecord
-from sweeps.space import SpaceInfo, SweepSpace
+from sweeps.record import REPLICATE_ATTR as REPLICATE
+from sweeps.record import SweepRecord, run_name
+from sweeps.space import TRIAL_INDEX, SpaceInfo, SweepSpace
 from sweeps.storage import SweepFolder
 from sweeps.tune import ray_compat
 from sweeps.tune.logger import loggers, no_automatic_loggers
@@ -118,8 +120,10 @@ def progress_table(columns: list[str]) -> CLIReporter:
 
 
 def trial_name(trial: Trial) -> str:
-    """``trial_007_3fa2b1c0``: the Optuna trial number first, so folders sort by proposal."""
-    return f"trial_{trial.config.get('trial_index', 0):03d}_{trial.trial_id}"
+    """``trial_007_3fa2b1c0`` (``confirm_007_2_...`` for a confirmation run): the Optuna trial
+    number first, so folders sort by proposal."""
+    config = trial.config
+    return f"{run_name(config.get(TRIAL_INDEX, 0), config.get(REPLICATE, 0))}_{trial.trial_id}"
 
 
 def _trainable(cfg: SweepConfig) -> Any:
@@ -129,24 +133,49 @@ def _trainable(cfg: SweepConfig) -> Any:
 
 
 def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> tune.Tuner | None:
-    """A new Ray experiment for the trials the record has left, to ``cfg.num_trials`` in all;
-    None when it has none left (a sweep stopped while it wrote its tables).
+    """A new Ray experiment for the search's trials the record has left, to ``cfg.num_trials``
+    in all; None when it has none left (a sweep stopped while it wrote its tables).
     """
     record = SweepRecord(folder)
     record.seed_sampler(tpe_sampler, cfg.seed)
     record.settle(cfg.max_epochs, cfg.patience)
-    unfinished = [trial for trial in record.trials() if not trial.finished]
-    to_run = len(unfinished) + max(0, cfg.num_trials - len(record))
-    if not to_run:
-        return None
-    searcher = SweepSearch(
-        record, SweepSpace(cfg.space, space.vocabulary, space.text),
-        folder=folder, num_trials=cfg.num_trials, unfinished=unfinished,
-    )  # fmt: skip
     scheduler = NewestFirstASHA(
         time_attr="epoch", max_t=cfg.max_epochs,
         grace_period=cfg.grace_period, reduction_factor=cfg.reduction_factor,
     )  # fmt: skip
+    return _run(cfg, folder, space, record, cfg.num_trials, scheduler, SweepStopper(cfg.patience))
+
+
+def build_confirmation(
+    cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo
+) -> tune.Tuner | None:
+    """A new Ray experiment for the confirmation runs the record has left (see
+    :mod:`sweeps.confirm`): to the full epoch budget, so neither ASHA nor the stopper."""
+    record = SweepRecord(folder, confirm.CONFIRM)
+    record.settle(cfg.max_epochs, cfg.patience)
+    search = SweepRecord(folder).trials()
+    runs = confirm.plan(record, search, cfg.confirm_top, cfg.confirm_seeds)
+    return _run(cfg, folder, space, record, runs, None, None)
+
+
+def _run(
+    cfg: SweepConfig,
+    folder: SweepFolder,
+    space: SpaceInfo,
+    record: SweepRecord,
+    num_trials: int,
+    scheduler: NewestFirstASHA | None,
+    stopper: tune.Stopper | None,
+) -> tune.Tuner | None:
+    unfinished = [trial for trial in record.trials() if not trial.finished]
+    to_run = len(unfinished) + max(0, num_trials - len(record))
+    if not to_run:
+        return None
+    searcher = SweepSearch(
+        record, SweepSpace(cfg.space, space.vocabulary, space.text),
+        folder=folder, num_trials=num_trials, unfinished=unfinished,
+    )  # fmt: skip
+    judged = scheduler.judged if scheduler else {}
     return tune.Tuner(
         _trainable(cfg),
         param_space=cfg.trial_settings(),
@@ -164,7 +193,7 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> tune.Tuner
             name=cfg.name,
             storage_path=folder.storage,
             storage_filesystem=ray_filesystem(folder),
-            stop=SweepStopper(cfg.patience),
+            stop=stopper,
             failure_config=tune.FailureConfig(max_failures=cfg.max_failures),
             checkpoint_config=tune.CheckpointConfig(
                 num_to_keep=cfg.keep_checkpoints,
@@ -174,7 +203,7 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> tune.Tuner
                 checkpoint_at_end=True,
             ),
             callbacks=[
-                JournalRecorder(record, folder, cfg.max_epochs, cfg.patience, scheduler.judged),
+                JournalRecorder(record, folder, cfg.max_epochs, cfg.patience, judged),
                 *loggers(folder.tensorboard_dir(), space.distributions),
                 *([HangWatchdog(cfg.trial_timeout, folder)] if cfg.trial_timeout else []),
             ],

@@ -34,8 +34,9 @@ pytestmark = pytest.mark.slow
 
 NAME = "s3"
 BUCKET, CREDENTIALS = soak.BUCKET, soak.CREDENTIALS
+# Without confirmation, best.json names the search's best (the soak confirms on S3 too).
 TINY = ["--space", "small", "--max-epochs", "3", "--grace-period", "1", "--hidden", "16",
-        "--checkpoint-every", "1"]  # fmt: skip
+        "--checkpoint-every", "1", "--confirm-seeds", "0"]  # fmt: skip
 FILES = ("sweep.json", "trials.parquet", "epochs.parquet", "best.json", "report.html",
          "optuna.journal")  # fmt: skip
 

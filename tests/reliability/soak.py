@@ -55,13 +55,16 @@ from optuna.trial import FrozenTrial
 NUM_TRIALS = 6
 # Epochs long enough (batches of 4, two wide layers) that training, not Ray's start, fills most
 # of a run: kills then land mid-trial, where a resume has checkpoints to go on from.
+CONFIRM_TOP, CONFIRM_SEEDS = 1, 2  # a confirmation phase too, to kill and resume
 ARGS = [
     "--num-trials", str(NUM_TRIALS), "--max-epochs", "8", "--grace-period", "2",
     "--checkpoint-every", "1", "--hidden", "256,256", "--batch-size", "4",
+    "--confirm-top", str(CONFIRM_TOP), "--confirm-seeds", str(CONFIRM_SEEDS),
 ]  # fmt: skip
 # The sweep folder's files, as a user finds them.
-SAVED, TRIALS, EPOCHS, JOURNAL, TENSORBOARD = (
+SAVED, TRIALS, EPOCHS, JOURNAL, TENSORBOARD, CONFIRMATION = (
     "sweep.json", "trials.parquet", "epochs.parquet", "optuna.journal", "tensorboard",
+    "confirmation.parquet",
 )  # fmt: skip
 STUDY = "sweep"  # the Optuna study's name in the journal
 RAY_TRIALS = "ray_trials"  # a journal trial's user attribute: the Ray trials that ran it
@@ -331,8 +334,32 @@ def check_finished(storage: Storage, sweep: Sweep) -> None:
     }
     if trials is not None:
         check_study(sweep, trials, single, kept)
-    check_tensorboard(sweep, files)
+    confirmed = check_confirmation(storage, sweep, files)
+    check_tensorboard(sweep, files, confirmed)
     check_retrained(storage, sweep, files, trials or [], kept)
+
+
+def check_confirmation(storage: Storage, sweep: Sweep, files: set[str]) -> set[str]:
+    """The confirmation runs: ``--confirm-seeds`` of each of the ``--confirm-top`` configurations,
+    each once in confirmation.parquet and ended; the names of their TensorBoard runs."""
+    if CONFIRMATION not in files:
+        sweep.violate(CONFIRMATION, "no table")
+        return set()
+    rows = storage.table(sweep.name, CONFIRMATION)
+    runs = Counter((row["trial_index"], row["replicate"]) for row in rows)
+    if len({index for index, _ in runs}) != CONFIRM_TOP:
+        sweep.violate(CONFIRMATION, f"configurations {sorted(runs)}, not {CONFIRM_TOP}")
+    for (index, replicate), times in sorted(runs.items()):
+        if times != 1 or replicate not in range(1, CONFIRM_SEEDS + 1):
+            sweep.violate(CONFIRMATION, f"run {replicate} of trial {index}: {times} times")
+    for index in {index for index, _ in runs}:
+        if {r for i, r in runs if i == index} != set(range(1, CONFIRM_SEEDS + 1)):
+            sweep.violate(CONFIRMATION, f"trial {index}: runs {sorted(runs)}")
+    for row in rows:
+        if row["status"] not in STATES:
+            sweep.violate(CONFIRMATION, f"run {row['replicate']} of trial {row['trial_index']}: "
+                          f"status {row['status']}")  # fmt: skip
+    return {f"confirm_{index:03d}_{replicate}" for index, replicate in runs}
 
 
 def check_study(
@@ -391,9 +418,9 @@ def check_epochs(sweep: Sweep, rows: list[dict], epochs: list[dict]) -> None:
         sweep.violate(EPOCHS, f"epochs of {trial_id}, which trials.parquet does not have")
 
 
-def check_tensorboard(sweep: Sweep, files: set[str]) -> None:
-    """One run folder ``trial_NNN`` per trial, with its event file, and the experiment's
-    event files beside them."""
+def check_tensorboard(sweep: Sweep, files: set[str], confirmed: set[str]) -> None:
+    """One run folder ``trial_NNN`` per trial and one per confirmation run, each with its event
+    file, and the experiment's event files beside them."""
     inside = [f.removeprefix(f"{TENSORBOARD}/") for f in files if f.startswith(f"{TENSORBOARD}/")]
     runs: dict[str, list[str]] = {}
     for path in inside:
@@ -404,6 +431,9 @@ def check_tensorboard(sweep: Sweep, files: set[str]) -> None:
             continue
         runs.setdefault(run, []).append(rest)
     expected = {f"trial_{number:03d}": number for number in range(NUM_TRIALS)}
+    for run in sorted(confirmed - set(runs)):
+        sweep.violate(TENSORBOARD, f"no run {run}/ of a confirmation run")
+    runs = {run: found for run, found in runs.items() if run not in confirmed}
     for run, number in expected.items():
         if run not in runs:
             found = sorted(r for r in runs if r.startswith(run))

@@ -14,7 +14,7 @@ from sweeps.storage import SweepFolder
 ARGS = [
     "--space", "small", "--num-trials", "10", "--max-epochs", "6", "--grace-period", "1",
     "--reduction-factor", "3", "--patience", "3", "--hidden", "32", "--seed", "1",
-    "--checkpoint-every", "2",
+    "--checkpoint-every", "2", "--confirm-top", "2", "--confirm-seeds", "2",
 ]  # fmt: skip
 
 

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import optuna
+import pyarrow.parquet as pq
 import pytest
 
 from search_spaces import Vocabulary
@@ -168,9 +169,18 @@ def test_a_sweeps_manifest_names_its_versions_data_seeds_space_and_decisions(swe
         data.fingerprint("digits", seed=1)
     )
     rows = {row["trial_index"]: row for row in sweep["trials"]}
+    runs = pq.read_table(sweep["folder"] / "confirmation.parquet").to_pylist()
     assert found["seeds"] == {
         "sweep": 1,
         "trials": [{"trial": n, "seed": trial_seed(1, n)} for n in sorted(rows)],
+        "confirmation": [
+            {
+                "trial": r["trial_index"],
+                "replicate": r["replicate"],
+                "seed": trial_seed(1, r["trial_index"], r["replicate"]),
+            }
+            for r in runs
+        ],
     }
     assert found["space"]["source"] == "small"
     assert set(found["space"]["distributions"]) >= {"optimizer", "lr", "gamma", "activation"}

@@ -47,8 +47,19 @@ def test_the_page_is_self_contained_and_embeds_every_figure(html, sweep):
 
 def test_the_page_names_the_best_trial_and_its_test_result(html, sweep):
     best = sweep["best"]
-    assert f"Best trial {best['trial_index']}</b> ({best['trial_id']})" in html
+    row = next(t for t in sweep["trials"] if t["trial_index"] == best["trial_index"])
+    assert f"Best trial {best['trial_index']}</b> ({row['trial_id']})" in html
     assert f"accuracy {best['test_acc']:.4f}" in html
+
+
+def test_the_page_shows_the_confirmation_of_the_best_configurations(html, sweep):
+    best = sweep["best"]
+    assert "confirmed: the best configurations trained again from scratch, 2 fresh seeds" in html
+    for row in best["confirmation"]:
+        low, high = row["ci95"]
+        assert f"<td>{low:.4f} to {high:.4f}</td>" in html
+    held = "held up." if best["search_winner_held"] else "did not hold up"
+    assert held in html
 
 
 def test_every_trial_is_in_the_trials_table(html, sweep):

@@ -31,8 +31,10 @@ def searcher(folder, num_trials):
     return SweepSearch(record, space, folder=folder, num_trials=num_trials, unfinished=unfinished)
 
 
-def ray_trial(config, last_result=None):
-    trial = Trial("SweepTrainable", config=config, stub=True)
+def ray_trial(trial_id, config, last_result=None):
+    """Ray's trial ``trial_id`` as Ray hands it to callbacks, after the searcher suggested
+    ``config`` for it."""
+    trial = Trial("SweepTrainable", config=config, trial_id=trial_id, stub=True)
     if last_result:
         trial.update_last_result(last_result)
     return trial
@@ -58,12 +60,12 @@ def test_a_resumed_sweep_hands_out_its_unfinished_trials_first_then_asks(folder)
     first = searcher(folder, 3)
     configs = [first.suggest(f"a{i}") for i in range(2)]
     recorder = JournalRecorder(first.record, folder, max_epochs=5, patience=3)
-    recorder.on_trial_result(0, [], ray_trial(configs[1]), result(1, 0.9))
-    recorder.on_trial_result(0, [], ray_trial(configs[1]), result(2, 0.8))
+    recorder.on_trial_result(0, [], ray_trial("a1", configs[1]), result(1, 0.9))
+    recorder.on_trial_result(0, [], ray_trial("a1", configs[1]), result(2, 0.8))
     path = folder.file("trial_001_a1/checkpoint_000001")
     checkpoint = tune.Checkpoint(path)
-    recorder.on_checkpoint(0, [], ray_trial(configs[1], result(2, 0.8)), checkpoint)
-    recorder.on_trial_complete(0, [], ray_trial(configs[0], result(5, 0.5, done=True)))
+    recorder.on_checkpoint(0, [], ray_trial("a1", configs[1], result(2, 0.8)), checkpoint)
+    recorder.on_trial_complete(0, [], ray_trial("a0", configs[0], result(5, 0.5, done=True)))
 
     again = searcher(folder, 3)  # the driver was killed; --resume
     resumed = again.suggest("b1")
@@ -78,7 +80,7 @@ def test_a_trial_stopped_with_the_sweep_is_left_to_go_on(folder):
     search = searcher(folder, 1)
     config = search.suggest("a")
     recorder = JournalRecorder(search.record, folder, max_epochs=5, patience=3)
-    recorder.on_trial_complete(0, [], ray_trial(config, result(2, 0.9)))  # not done: Ctrl-C
+    recorder.on_trial_complete(0, [], ray_trial("a", config, result(2, 0.9)))  # not done: Ctrl-C
     assert SweepRecord(folder).trials()[0].status == "INCOMPLETE"
 
 
@@ -110,7 +112,7 @@ def test_an_epoch_is_recorded_with_its_asha_rung_and_a_resumed_trials_once(folde
     """The rung NewestFirstASHA judged an epoch at goes into its record; the epochs a resumed
     trial re-trains up to its last recorded one keep their first record, rung included."""
     first = searcher(folder, 1)
-    trial = ray_trial(first.suggest("a"))
+    trial = ray_trial("a", first.suggest("a"))
     rungs = {(trial.trial_id, 1): 1.0}
     recorder = JournalRecorder(first.record, folder, max_epochs=5, patience=3, rungs=rungs)
     for n, loss in ((1, 0.9), (2, 0.8)):
@@ -118,7 +120,7 @@ def test_an_epoch_is_recorded_with_its_asha_rung_and_a_resumed_trials_once(folde
     assert rungs == {}  # taken
 
     again = searcher(folder, 1)  # the driver was killed; --resume
-    resumed = ray_trial(again.suggest("b"))
+    resumed = ray_trial("b", again.suggest("b"))
     recorder = JournalRecorder(again.record, folder, max_epochs=5, patience=3)
     for n, loss in ((1, 0.9), (2, 0.8), (3, 0.7)):
         recorder.on_trial_result(0, [], resumed, result(n, loss))

@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 
+import pyarrow.parquet as pq
 import pytest
 from tensorboard.backend.event_processing import event_accumulator as ea
 from tensorboard.plugins.custom_scalar import layout_pb2
@@ -80,9 +81,16 @@ def test_a_custom_scalars_chart_overlays_training_and_validation_curves(sweep):
     }
 
 
+def confirmation_runs(sweep) -> set[str]:
+    rows = pq.read_table(sweep["folder"] / "confirmation.parquet").to_pylist()
+    return {f"confirm_{r['trial_index']:03d}_{r['replicate']}" for r in rows}
+
+
 def test_each_trial_has_its_hyperparameters_and_epoch_curves(sweep):
     runs = {p.name: p for p in (sweep["folder"] / "tensorboard").iterdir() if p.is_dir()}
-    assert len(runs) == len(sweep["trials"])
+    confirmed = confirmation_runs(sweep)
+    assert confirmed and confirmed <= set(runs)  # a run per confirmation run too
+    runs = {name: path for name, path in runs.items() if name not in confirmed}
     assert sorted(runs) == [f"trial_{t['trial_index']:03d}" for t in sweep["trials"]]
     for trial in sweep["trials"]:
         run = runs[f"trial_{trial['trial_index']:03d}"]
@@ -146,7 +154,7 @@ def test_the_cli_serves_the_hparams_plugin_on_loopback(sweep):
             "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE",
                                 "STATUS_RUNNING"],
         })["sessionGroups"]  # fmt: skip
-        assert len(groups) == len(sweep["trials"])
+        assert len(groups) == len(sweep["trials"]) + len(confirmation_runs(sweep))
         for group in groups:
             assert {m["name"]["tag"] for m in group["metricValues"]} == METRIC_TAGS
         experiment = post(url + "/data/plugin/hparams/experiment", {"experimentName": ""})
