@@ -103,6 +103,13 @@ class SweepConfig(BaseModel):
         description="train each confirmed configuration again from scratch with this many fresh "
         "seeds, to --max-epochs; the best mean wins (0: no confirmation, the search's best wins)",
     )
+    audit_pruned: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="continue this fraction of the trials ASHA pruned to --max-epochs after the "
+        "search, and report how many would have beaten the winner (0: no audit)",
+    )
     max_failures: int = Field(
         2, ge=0, description="retries of a crashed trial from its last checkpoint"
     )

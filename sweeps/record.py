@@ -42,6 +42,7 @@ STOP_REASON_ATTR = "stop_reason"
 ENDED_AT_ATTR = "epochs"  # the epoch it ended at
 ERROR_ATTR = "error"  # what it raised, in one line
 CONFIRMS_ATTR = "confirms"  # a confirmation run's: the search trial whose configuration it runs
+AUDITS_ATTR = "audits"  # an audit run's: the pruned search trial it continues to the full budget
 REPLICATE_ATTR = "replicate"  # a confirmation run's: which of its configuration's runs (1, 2, ..)
 # What an epoch's record holds: the metrics the trial reported and whether its result ended it
 # (done: the sweep's decision on it was STOP, by ASHA, the stopper or the trial), then RUNG.
@@ -64,7 +65,8 @@ def _key(prefix: str, epoch: int) -> str:
 
 def run_name(trial_index: int, replicate: int = 0) -> str:
     """``trial_007``, or ``confirm_007_2`` for the second confirmation run of trial 7's
-    configuration: its TensorBoard run, and the start of its Ray trials' folders."""
+    configuration (``audit_007`` continues pruned trial 7): its TensorBoard run, and the start
+    of its Ray trials' folders."""
     return f"confirm_{trial_index:03d}_{replicate}" if replicate else f"trial_{trial_index:03d}"
 
 
@@ -81,6 +83,7 @@ class TrialRecord:
     stop_reason: str  # one of sweeps.tune.stopping.REASONS
     error: str | None
     confirms: int | None = None  # a confirmation run: the search trial it runs again
+    audits: int | None = None  # an audit run: the pruned search trial it continues
     replicate: int = 0
 
     @classmethod
@@ -105,6 +108,7 @@ class TrialRecord:
             stop_reason=attrs.get(STOP_REASON_ATTR, "interrupted"),
             error=attrs.get(ERROR_ATTR),
             confirms=attrs.get(CONFIRMS_ATTR),
+            audits=attrs.get(AUDITS_ATTR),
             replicate=attrs.get(REPLICATE_ATTR, 0),
         )
 
@@ -123,10 +127,13 @@ class TrialRecord:
     @property
     def index(self) -> int:
         """Its ``trial_index``: its number, or a confirmation run's search trial's."""
-        return self.number if self.confirms is None else self.confirms
+        origin = self.confirms if self.confirms is not None else self.audits
+        return self.number if origin is None else origin
 
     @property
     def name(self) -> str:
+        if self.audits is not None:
+            return f"audit_{self.audits:03d}"
         return run_name(self.index, self.replicate)
 
     @property
@@ -142,7 +149,7 @@ class TrialRecord:
 
     @property
     def folders(self) -> list[str]:
-        """The folders of the Ray trials that ran it (see ``sweeps.tune.tuner.trial_name``)."""
+        """The folders of the Ray trials that ran it (see ``SweepSearch.trial_name``)."""
         return [f"{self.name}_{ray_trial}" for ray_trial in self.ray_trials]
 
 
@@ -220,6 +227,10 @@ class SweepRecord:
         held = self._record(number).ray_trials
         self._trial(number).set_user_attr(RAY_TRIALS_ATTR, [*held, ray_trial])
         self._numbers[ray_trial] = number
+
+    def of(self, ray_trial: str) -> TrialRecord:
+        """The trial that the Ray trial ``ray_trial`` runs (handed out here)."""
+        return self._record(self._numbers[ray_trial])
 
     def number_of(self, ray_trial: str) -> int:
         """The number of the trial that the Ray trial ``ray_trial`` runs (handed out here)."""

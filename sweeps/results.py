@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from sweeps import confirm, lockbox
+from sweeps import audit, confirm, lockbox
 from sweeps.config import SweepConfig
 from sweeps.record import SweepRecord, TrialRecord
 from sweeps.storage import SweepFolder
@@ -161,8 +161,18 @@ def write(cfg: SweepConfig, folder: SweepFolder, record: SweepRecord) -> SweepRe
         planned = len(confirm.candidates(trials, cfg.confirm_top)) * cfg.confirm_seeds
         interrupted = len(runs) < planned or any(not run.finished for run in runs)
         confirmation = (confirm.summary(trials, runs, cfg.confirm_top, searched), runs)
+    audited = None
+    if cfg.audit_pruned and not interrupted and confirm.candidates(trials, 1):
+        runs = SweepRecord(folder, audit.AUDIT).trials()
+        planned = len(audit.sample(trials, cfg.audit_pruned, cfg.seed))
+        interrupted = len(runs) < planned or any(not run.finished for run in runs)
+        winner = confirm.best_val_loss(confirm.candidates(trials, 1)[0])
+        audited = audit.summary(trials, runs, cfg.audit_pruned, winner)
     # The test split is read once, for the final choice: never for an unfinished sweep.
     best = None if interrupted else _best(trials, confirmation, cfg, folder, searched)
+    if best is not None and audited is not None and best.get("audit") != _finite(audited):
+        best = {**best, "audit": _finite(audited)}
+        folder.write_bytes(BEST, json.dumps(best, indent=2).encode())
     return SweepResults(table, epochs, best, interrupted, folder.uri)
 
 

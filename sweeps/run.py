@@ -188,10 +188,13 @@ def run(plan: Plan) -> SweepResults:
         sweep = tuner.build(cfg, folder, plan.space)
         if sweep is not None:
             tuner.fit(sweep)
-        if cfg.confirm_seeds and searched_all(cfg, folder):
-            confirmation = tuner.build_confirmation(cfg, folder, plan.space)
-            if confirmation is not None:
-                tuner.fit(confirmation)
+        if searched_all(cfg, folder):
+            # After the search: its best confirmed over seeds, and its pruning audited.
+            for wanted, build in ((cfg.confirm_seeds, tuner.build_confirmation),
+                                  (cfg.audit_pruned, tuner.build_audit)):  # fmt: skip
+                phase = build(cfg, folder, plan.space) if wanted else None
+                if phase is not None:
+                    tuner.fit(phase)
         # Ray's shutdown is mostly waiting for its processes to exit; the results need no Ray,
         # so they are written meanwhile.
         written = in_background(write_results, cfg, folder)
@@ -217,14 +220,16 @@ def write_results(cfg: SweepConfig, folder: SweepFolder) -> SweepResults:
     record."""
     from pathlib import Path
 
-    from sweeps import confirm, manifest, report, results
+    from sweeps import manifest, report, results
+    from sweeps.audit import AUDIT
+    from sweeps.confirm import CONFIRM
     from sweeps.record import SweepRecord
     from sweeps.tune.logger import write_runs
 
     record = SweepRecord(folder)
     outcome = results.write(cfg, folder, record)
     manifest.write(cfg, folder, record)
-    runs = SweepRecord(folder, confirm.CONFIRM).trials()
+    runs = [t for study in (CONFIRM, AUDIT) for t in SweepRecord(folder, study).trials()]
     write_runs(Path(folder.tensorboard_dir()), record.trials() + runs, record.distributions())
     folder.publish()
     if outcome.epochs.num_rows:
@@ -259,6 +264,7 @@ def summary(outcome: SweepResults, folder: SweepFolder) -> str:
         lines += [
             f"Best trial {best['trial_index']} ({best['trial_id']}): {params}",
             *confirmed(best),
+            *audited(best),
             f"  best epoch {best['best_epoch']}: val_loss {best['val_loss']:.4f}, "
             f"val_acc {best['val_acc']:.4f}",
             f"  test not read: {best['test_refused']}"
@@ -288,6 +294,17 @@ def confirmed(best: dict[str, Any]) -> list[str]:
             f"  the search's best, trial {best['search_winner']}, did not hold up over seeds"
         )
     return lines
+
+
+def audited(best: dict[str, Any]) -> list[str]:
+    """What the pruner audit found, in a line (none without an audit)."""
+    if "audit" not in best:
+        return []
+    found = best["audit"]
+    return [
+        f"  pruner audit: {found['would_have_won']} of {len(found['audited'])} pruned trials "
+        f"continued to the full budget would have beaten the search's best"
+    ]
 
 
 def started(folder: SweepFolder) -> str:

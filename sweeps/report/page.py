@@ -81,6 +81,8 @@ def _best_section(sweep: Sweep, best_json: dict[str, Any] | None) -> str:
     named = best_json and best_json.get("trial_index") == best["trial_index"]
     if named and "confirmation" in best_json:
         lines.append(_confirmation(best_json))
+    if best_json and "audit" in best_json:
+        lines.append(_audit(best_json["audit"]))
     if named and "test_refused" in best_json:
         lines.append(f"<br>test split not read: {html.escape(best_json['test_refused'])}")
     elif named:
@@ -121,6 +123,26 @@ def _confirmation(best_json: dict[str, Any]) -> str:
         f"{len(best_json['confirmation'][0]['runs'])} fresh seeds each; the best mean wins. "
         f"{held} Tested: run {best_json['replicate']} of the winner, the one validation "
         f"picked.</p><table>{head}{''.join(rows)}</table><p>"
+    )
+
+
+def _audit(found: dict[str, Any]) -> str:
+    """The pruner audit: the sampled pruned trials continued to the full budget."""
+    rows = "".join(
+        f"<tr{' class=best' if row['beats_winner'] else ''}><td>{row['trial_index']}</td>"
+        f"<td>{row['pruned_at']}</td><td>{_loss(row['pruned_val_loss'])}</td>"
+        f"<td>{_loss(row['full_val_loss'])}</td></tr>"
+        for row in found["audited"]
+    )
+    head = (
+        "<tr><th>trial</th><th>pruned after epoch</th><th>best val_loss then</th>"
+        "<th>at the full budget</th></tr>"
+    )
+    return (
+        f"<br>pruner audit: {len(found['audited'])} of the {found['pruned']} trials ASHA pruned "
+        f"({found['fraction']:.0%}, drawn with the sweep's seed) continued to the full budget; "
+        f"<b>{found['would_have_won']}</b> would have beaten the search's best val_loss "
+        f"{_loss(found['winner_val_loss'])}.</p><table>{head}{rows}</table><p>"
     )
 
 

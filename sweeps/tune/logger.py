@@ -26,9 +26,6 @@ from ray.tune.experiment import Trial
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, LoggerCallback
 from tensorboard.plugins.hparams import summary_v2 as hp
 
-from sweeps.record import REPLICATE_ATTR, run_name
-from sweeps.space import TRIAL_INDEX
-
 if TYPE_CHECKING:
     from sweeps.record import TrialRecord
 
@@ -157,7 +154,7 @@ def write_runs(
     """Every trial's run written anew from the record, and no run of a trial it lacks."""
     write_config(logdir, distributions)
     names = {trial.name for trial in trials}
-    for stale in [*logdir.glob("trial_*"), *logdir.glob("confirm_*")]:
+    for stale in [*logdir.glob("trial_*"), *logdir.glob("confirm_*"), *logdir.glob("audit_*")]:
         if stale.name not in names:
             shutil.rmtree(stale)
     for trial in trials:
@@ -193,4 +190,5 @@ def _writer(directory: Path) -> Any:
 
 
 def _run_name(trial: Trial) -> str:
-    return run_name(trial.config[TRIAL_INDEX], trial.config.get(REPLICATE_ATTR, 0))
+    """The record's name of the trial: its folder's name, less the Ray trial id."""
+    return Path(trial.path).name.removesuffix(f"_{trial.trial_id}")

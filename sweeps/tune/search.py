@@ -53,29 +53,48 @@ class SweepSearch(Searcher):
         folder: SweepFolder,
         num_trials: int,
         unfinished: list[TrialRecord],
+        origin: SweepRecord | None = None,
     ) -> None:
         super().__init__(metric="val_loss", mode="min")
         self.record, self.space, self.folder = record, space, folder
+        self.origin = origin  # for audit runs: the search, whose trials they continue
         self.num_trials = num_trials
         self.unfinished = sorted(unfinished, key=lambda trial: trial.number)
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         if self.unfinished:
             trial = self.record.complete(self.unfinished.pop(0).number, self.space)
-            resume = {
-                RESUME_CHECKPOINTS: [self.folder.file_uri(path) for path in trial.checkpoints],
-                RESUME_RECORDED: trial.last["epoch"] if trial.last else 0,
-            }
         elif len(self.record) < self.num_trials:
-            trial, resume = self.record.ask(self.space), None
+            trial = self.record.ask(self.space)
         else:
             return Searcher.FINISHED
+        resume = self._resume(trial)
         self.record.ran_by(trial.number, trial_id)
         # In an object store, the bucket's journal knows every trial before Ray writes a
         # folder for it there: a driver lost with its machine leaves no trial the record lacks.
         self.folder.publish_journal()
         config = trial.config
         return {**config, RESUME: resume} if resume else config
+
+    def _resume(self, trial: TrialRecord) -> dict[str, Any] | None:
+        """Where the trial goes on from: its newest checkpoints, and the last epoch the record
+        has; an audit run's own, then those of the pruned trial it continues."""
+        runs = [trial]
+        if trial.audits is not None and self.origin is not None:
+            runs.append(self.origin.trials()[trial.audits])
+        checkpoints = [path for run in runs for path in run.checkpoints]
+        recorded = max((run.last["epoch"] for run in runs if run.last), default=0)
+        if not checkpoints and not recorded:
+            return None
+        return {
+            RESUME_CHECKPOINTS: [self.folder.file_uri(path) for path in checkpoints],
+            RESUME_RECORDED: recorded,
+        }
+
+    def trial_name(self, trial: Trial) -> str:
+        """``trial_007_3fa2b1c0`` (``confirm_007_2_...``, ``audit_007_...``): the record's name
+        of the trial first, so folders sort by proposal."""
+        return f"{self.record.of(trial.trial_id).name}_{trial.trial_id}"
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
         """Nothing to do: :class:`JournalRecorder` records every end, errors included."""

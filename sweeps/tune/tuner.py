@@ -24,11 +24,10 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 from ray.tune.search import ConcurrencyLimiter
 
-from sweeps import confirm
+from sweeps import audit, confirm
 from sweeps.config import SweepConfig
-from sweeps.record import REPLICATE_ATTR as REPLICATE
-from sweeps.record import SweepRecord, run_name
-from sweeps.space import TRIAL_INDEX, SpaceInfo, SweepSpace
+from sweeps.record import SweepRecord
+from sweeps.space import SpaceInfo, SweepSpace
 from sweeps.storage import SweepFolder
 from sweeps.tune import ray_compat
 from sweeps.tune.logger import loggers, no_automatic_loggers
@@ -119,13 +118,6 @@ def progress_table(columns: list[str]) -> CLIReporter:
     )
 
 
-def trial_name(trial: Trial) -> str:
-    """``trial_007_3fa2b1c0`` (``confirm_007_2_...`` for a confirmation run): the Optuna trial
-    number first, so folders sort by proposal."""
-    config = trial.config
-    return f"{run_name(config.get(TRIAL_INDEX, 0), config.get(REPLICATE, 0))}_{trial.trial_id}"
-
-
 def _trainable(cfg: SweepConfig) -> Any:
     return tune.with_resources(
         SweepTrainable, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial}
@@ -144,6 +136,17 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> tune.Tuner
         grace_period=cfg.grace_period, reduction_factor=cfg.reduction_factor,
     )  # fmt: skip
     return _run(cfg, folder, space, record, cfg.num_trials, scheduler, SweepStopper(cfg.patience))
+
+
+def build_audit(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> tune.Tuner | None:
+    """A new Ray experiment for the audit runs the record has left (see :mod:`sweeps.audit`):
+    pruned trials continued from their checkpoints to the full budget, neither ASHA nor the
+    stopper cutting them."""
+    record = SweepRecord(folder, audit.AUDIT)
+    record.settle(cfg.max_epochs, cfg.patience)
+    search = SweepRecord(folder)
+    runs = audit.plan(record, search.trials(), cfg.audit_pruned, cfg.seed)
+    return _run(cfg, folder, space, record, runs, None, None, origin=search)
 
 
 def build_confirmation(
@@ -166,6 +169,7 @@ def _run(
     num_trials: int,
     scheduler: NewestFirstASHA | None,
     stopper: tune.Stopper | None,
+    origin: SweepRecord | None = None,
 ) -> tune.Tuner | None:
     unfinished = [trial for trial in record.trials() if not trial.finished]
     to_run = len(unfinished) + max(0, num_trials - len(record))
@@ -173,7 +177,7 @@ def _run(
         return None
     searcher = SweepSearch(
         record, SweepSpace(cfg.space, space.vocabulary, space.text),
-        folder=folder, num_trials=num_trials, unfinished=unfinished,
+        folder=folder, num_trials=num_trials, unfinished=unfinished, origin=origin,
     )  # fmt: skip
     judged = scheduler.judged if scheduler else {}
     return tune.Tuner(
@@ -186,8 +190,8 @@ def _run(
             scheduler=scheduler,
             num_samples=to_run,
             reuse_actors=True,
-            trial_name_creator=trial_name,
-            trial_dirname_creator=trial_name,
+            trial_name_creator=searcher.trial_name,
+            trial_dirname_creator=searcher.trial_name,
         ),
         run_config=tune.RunConfig(
             name=cfg.name,

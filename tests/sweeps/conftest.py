@@ -15,6 +15,7 @@ ARGS = [
     "--space", "small", "--num-trials", "10", "--max-epochs", "6", "--grace-period", "1",
     "--reduction-factor", "3", "--patience", "3", "--hidden", "32", "--seed", "1",
     "--checkpoint-every", "2", "--confirm-top", "2", "--confirm-seeds", "2",
+    "--audit-pruned", "0.5",
 ]  # fmt: skip
 
 

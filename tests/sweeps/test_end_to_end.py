@@ -85,6 +85,23 @@ def test_best_json_agrees_with_trials_parquet(sweep):
     assert f"confirm_{best['trial_index']:03d}_{best['replicate']}_" in best["checkpoint"]
 
 
+def test_half_the_pruned_trials_are_audited_at_the_full_budget(sweep):
+    found = sweep["best"]["audit"]
+    pruned = [t for t in sweep["trials"] if t["stop_reason"] == "asha"]
+    assert found["pruned"] == len(pruned) and len(found["audited"]) == math.ceil(len(pruned) / 2)
+    by_index = {t["trial_index"]: t for t in pruned}
+    winner = min(t["best_val_loss"] for t in sweep["trials"])
+    for row in found["audited"]:
+        trial = by_index[row["trial_index"]]
+        assert (row["pruned_at"], row["pruned_val_loss"]) == (
+            trial["epochs"],
+            trial["best_val_loss"],
+        )
+        assert row["full_val_loss"] <= row["pruned_val_loss"]  # its best over more epochs
+        assert row["beats_winner"] == (row["full_val_loss"] < winner)
+    assert found["would_have_won"] == sum(row["beats_winner"] for row in found["audited"])
+
+
 def test_the_optuna_study_holds_pruned_trials_consistent_with_ray(sweep):
     study = optuna.load_study(study_name="sweep", storage=journal(sweep["folder"]))
     states = {t.number: t.state.name for t in study.trials}

@@ -90,7 +90,8 @@ def test_each_trial_has_its_hyperparameters_and_epoch_curves(sweep):
     runs = {p.name: p for p in (sweep["folder"] / "tensorboard").iterdir() if p.is_dir()}
     confirmed = confirmation_runs(sweep)
     assert confirmed and confirmed <= set(runs)  # a run per confirmation run too
-    runs = {name: path for name, path in runs.items() if name not in confirmed}
+    assert {f"audit_{r['trial_index']:03d}" for r in sweep["best"]["audit"]["audited"]} <= set(runs)
+    runs = {name: path for name, path in runs.items() if name.startswith("trial_")}
     assert sorted(runs) == [f"trial_{t['trial_index']:03d}" for t in sweep["trials"]]
     for trial in sweep["trials"]:
         run = runs[f"trial_{trial['trial_index']:03d}"]
@@ -120,7 +121,7 @@ def test_a_trial_appears_in_the_hparams_table_as_soon_as_it_starts(tmp_path):
     space = check_space("small", {}, Vocabulary.of("mlp"))
     logger = TensorBoardLogger(str(tmp_path), space.distributions)
     logger.setup()
-    trial = SimpleNamespace(config={
+    trial = SimpleNamespace(path="/somewhere/trial_004_abc", trial_id="abc", config={
         "optimizer": "adam", "lr": 0.01, "gamma": 0.95, "activation": "tanh",
         "seed": 0, "trial_index": 4,
     })  # fmt: skip
@@ -154,7 +155,8 @@ def test_the_cli_serves_the_hparams_plugin_on_loopback(sweep):
             "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE",
                                 "STATUS_RUNNING"],
         })["sessionGroups"]  # fmt: skip
-        assert len(groups) == len(sweep["trials"]) + len(confirmation_runs(sweep))
+        audited = sweep["best"]["audit"]["audited"]
+        assert len(groups) == len(sweep["trials"]) + len(confirmation_runs(sweep)) + len(audited)
         for group in groups:
             assert {m["name"]["tag"] for m in group["metricValues"]} == METRIC_TAGS
         experiment = post(url + "/data/plugin/hparams/experiment", {"experimentName": ""})
