@@ -20,6 +20,7 @@ import optuna
 
 from sweeps import lockbox
 from sweeps.config import ConfigError
+from sweeps.manifest import MANIFEST
 from sweeps.report.analysis import (
     FULL_FOREST_TRIALS,
     GRID_PAIR,
@@ -93,7 +94,9 @@ def write(folder: SweepFolder) -> str:
         folder.write_bytes(FIGURES[key], png)
     best_json = json.loads(folder.read_text(BEST)) if folder.has(BEST) else None
     tested = lockbox.readings(folder)
-    folder.write_bytes(REPORT, page(sweep, images, best_json, importance, tested).encode())
+    manifest = json.loads(folder.read_text(MANIFEST)) if folder.has(MANIFEST) else None
+    html = page(sweep, images, best_json, importance, tested, manifest, folder.uri)
+    folder.write_bytes(REPORT, html.encode())
     return folder.file_uri(REPORT)
 
 

@@ -26,6 +26,8 @@ def page(
     best_json: dict[str, Any] | None,
     importance: dict[str, float],
     readings: list[dict[str, Any]],
+    manifest: dict[str, Any] | None = None,
+    location: str = "",
 ) -> str:
     p, g = pruning(sweep), grid(sweep, importance)
     parts = [
@@ -35,6 +37,7 @@ def page(
         f"{sweep.cfg.max_epochs} epochs, seed {sweep.cfg.seed}.</p>",
         _best_section(sweep, best_json),
         _readings_section(readings),
+        _manifest_section(sweep, manifest, location or sweep.name),
         "<h2>Validation loss of every trial</h2>",
         _img(images["curves"], "validation loss curves"),
         "<h2>Best trial: where it starts to overfit</h2>",
@@ -172,6 +175,25 @@ def _readings_section(readings: list[dict[str, Any]]) -> str:
     )
     return (
         f"<h3>Test split readings</h3><p>The test split was {note}.</p><table>{head}{rows}</table>"
+    )
+
+
+def _manifest_section(sweep: Sweep, manifest: dict[str, Any] | None, location: str) -> str:
+    """What the results depend on (manifest.json), and the command that replays a trial of
+    the sweep at ``location``."""
+    if manifest is None:
+        return ""
+    versions = ", ".join(f"{k} {v}" for k, v in sorted(manifest["versions"].items()) if v)
+    data = manifest["data"]
+    best = sweep.best
+    trial = best["trial_index"] if best else 0
+    return (
+        "<h3>Reproducing it</h3><p><code>manifest.json</code> records what these results "
+        f"depend on: {html.escape(versions)}; data <code>{data['data_sha256'][:12]}</code>, "
+        f"split <code>{data['split_sha256'][:12]}</code>; the sweep seed "
+        f"{manifest['seeds']['sweep']} and every trial's; every epoch's decision. "
+        f"<code>python -m sweeps.replay {html.escape(location)} {trial}</code> trains trial "
+        f"{trial} again on the CPU and compares each epoch's val_loss, bit for bit.</p>"
     )
 
 

@@ -52,6 +52,14 @@ def test_the_page_names_the_best_trial_and_its_test_result(html, sweep):
     assert f"accuracy {best['test_acc']:.4f}" in html
 
 
+def test_the_page_shows_the_audit_the_readings_and_how_to_replay(html, sweep):
+    audit = sweep["best"]["audit"]
+    assert f"<b>{audit['would_have_won']}</b> would have beaten" in html
+    assert "The test split was read once, for the model validation picked." in html
+    replay = f"python -m sweeps.replay {sweep['folder']} {sweep['best']['trial_index']}</code>"
+    assert replay in html
+
+
 def test_the_page_shows_the_confirmation_of_the_best_configurations(html, sweep):
     best = sweep["best"]
     assert "confirmed: the best configurations trained again from scratch, 2 fresh seeds" in html
