@@ -27,13 +27,18 @@ def best_val_loss(trial: TrialRecord) -> float:
     return value if value is not None and math.isfinite(value) else math.inf
 
 
+def ranked(trials: list[TrialRecord]) -> list[TrialRecord]:
+    """The trials that ended with a finite best val_loss, best first (ties: lowest number)."""
+    ended = [
+        t for t in trials if t.status not in (ERROR, INCOMPLETE) and best_val_loss(t) < math.inf
+    ]
+    return sorted(ended, key=lambda t: (best_val_loss(t), t.number))
+
+
 def candidates(search: list[TrialRecord], top: int) -> list[TrialRecord]:
     """The search's ``top`` best trials by best val_loss, one per configuration."""
-    ended = [
-        t for t in search if t.status not in (ERROR, INCOMPLETE) and best_val_loss(t) < math.inf
-    ]
     chosen: list[TrialRecord] = []
-    for trial in sorted(ended, key=lambda t: (best_val_loss(t), t.number)):
+    for trial in ranked(search):
         if all(trial.params != other.params for other in chosen):
             chosen.append(trial)
     return chosen[:top]

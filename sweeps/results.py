@@ -72,14 +72,7 @@ def trial_row(trial: TrialRecord, cfg: SweepConfig, hung: dict[str, int]) -> dic
 
 def best_trial(trials: list[TrialRecord]) -> TrialRecord | None:
     """The ended trial with the lowest finite best_val_loss that left a checkpoint."""
-    candidates = [
-        t
-        for t in trials
-        if t.status not in (ERROR, INCOMPLETE)
-        and t.checkpoints
-        and math.isfinite((t.last or {}).get("best_val_loss") or math.inf)
-    ]
-    return min(candidates, key=lambda t: t.last["best_val_loss"], default=None)
+    return next((t for t in confirm.ranked(trials) if t.checkpoints), None)
 
 
 def evaluate_best(
@@ -162,17 +155,15 @@ def write(cfg: SweepConfig, folder: SweepFolder, record: SweepRecord) -> SweepRe
         interrupted = len(runs) < planned or any(not run.finished for run in runs)
         confirmation = (confirm.summary(trials, runs, cfg.confirm_top, searched), runs)
     audited = None
-    if cfg.audit_pruned and not interrupted and confirm.candidates(trials, 1):
+    searched_best = confirm.ranked(trials)[:1]
+    if cfg.audit_pruned and not interrupted and searched_best:
         runs = SweepRecord(folder, audit.AUDIT).trials()
         planned = len(audit.sample(trials, cfg.audit_pruned, cfg.seed))
         interrupted = len(runs) < planned or any(not run.finished for run in runs)
-        winner = confirm.best_val_loss(confirm.candidates(trials, 1)[0])
+        winner = confirm.best_val_loss(searched_best[0])
         audited = audit.summary(trials, runs, cfg.audit_pruned, winner)
     # The test split is read once, for the final choice: never for an unfinished sweep.
-    best = None if interrupted else _best(trials, confirmation, cfg, folder, searched)
-    if best is not None and audited is not None and best.get("audit") != _finite(audited):
-        best = {**best, "audit": _finite(audited)}
-        folder.write_bytes(BEST, json.dumps(best, indent=2).encode())
+    best = None if interrupted else _best(trials, confirmation, audited, cfg, folder, searched)
     return SweepResults(table, epochs, best, interrupted, folder.uri)
 
 
@@ -184,37 +175,38 @@ def confirm_row(run: TrialRecord, cfg: SweepConfig, hung: dict[str, int]) -> dic
 def _best(
     trials: list[TrialRecord],
     confirmation: tuple[list[dict[str, Any]], list[TrialRecord]] | None,
+    audited: dict[str, Any] | None,
     cfg: SweepConfig,
     folder: SweepFolder,
     searched: list[str],
 ) -> dict[str, Any] | None:
-    """The model to test, tested once: a best.json that already names it, tested, is kept as
-    it is (a sweep extended with more trials, or one stopped after it wrote best.json)."""
+    """The model to test, tested once: a best.json that already names it, tested, keeps its
+    entry (a sweep extended with more trials, or one stopped after it wrote best.json); what
+    confirmation and the audit found is written beside it."""
     chosen, extra = best_trial(trials), {}
     if confirmation is not None and confirmation[0]:
         summary, runs = confirmation
-        winner, searched_best = summary[0]["trial_index"], confirm.candidates(trials, 1)[0]
+        winner, searched_best = summary[0]["trial_index"], confirm.ranked(trials)[0]
         chosen = best_trial([r for r in runs if r.confirms == winner])
         extra = {
             "confirmation": [_finite(row) for row in summary],
             "search_winner": searched_best.number,
             "search_winner_held": winner == searched_best.number,
         }
+    if audited is not None:
+        extra["audit"] = _finite(audited)
     earlier = json.loads(folder.read_text(BEST)) if folder.has(BEST) else None
     if chosen is None:
         return earlier
-    same = earlier and (earlier["trial_index"], earlier.get("replicate", 0)) == (
-        chosen.index,
-        chosen.replicate,
-    )
-    if (
-        same
+    kept = (
+        earlier
         and "test_refused" not in earlier
-        and all(earlier.get(k) == v for k, v in extra.items())
-    ):
-        return earlier
-    best = {**evaluate_best(chosen, cfg, folder, searched), **extra}
-    folder.write_bytes(BEST, json.dumps(best, indent=2).encode())
+        and (earlier["trial_index"], earlier.get("replicate", 0))
+        == (chosen.index, chosen.replicate)
+    )
+    best = {**(earlier if kept else evaluate_best(chosen, cfg, folder, searched)), **extra}
+    if best != earlier:
+        folder.write_bytes(BEST, json.dumps(best, indent=2).encode())
     return best
 
 

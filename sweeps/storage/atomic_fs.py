@@ -2,12 +2,13 @@
 
 Both the sweep's own files (``SweepFolder.write_bytes``) and Ray's go through it.
 
-Ray copies its experiment snapshots (``experiment_state-*.json``, the searcher's state) and
-each checkpoint into the sweep folder with pyarrow, which opens the file (emptying it) and then
-writes it. A driver killed in between left an empty ``experiment_state-*.json``, the newest,
-so Ray restored from it and ``--resume`` died. Here each file is written beside its place, under
-a hidden name, and renamed over it once complete: a rename is atomic on a POSIX filesystem
-(NFS included), so a reader sees the old file or the new one.
+Ray copies its experiment snapshots, each checkpoint and each trial's logs into the sweep
+folder with pyarrow, which opens the file (emptying it) and then writes it. A process killed in
+between left an empty file: once the newest ``experiment_state-*.json``, when a resume still read
+it, and ``--resume`` died; a checkpoint so emptied would cost the epochs since the one before.
+Here each file is written beside its place, under a hidden name, and renamed over it once
+complete: a rename is atomic on a POSIX filesystem (NFS included), so a reader sees the old
+file or the new one.
 
 Ray pickles the filesystem to its workers (they copy checkpoints), so this module imports
 nothing but pyarrow; its package :mod:`sweeps.storage`, which Python imports first, imports

@@ -225,6 +225,6 @@ def fit(sweep: tune.Tuner) -> tune.ResultGrid:
 
 def ray_filesystem(folder: SweepFolder) -> pyarrow.fs.FileSystem | None:
     """Local (or NFS) storage through the folder's filesystem, which writes each file
-    atomically, so a driver killed mid-snapshot leaves the previous snapshot whole; an object
-    store's own (Ray's default: S3 puts an object whole)."""
+    atomically, so a driver or worker killed mid-copy leaves no half-written checkpoint or log;
+    an object store's own (Ray's default: S3 puts an object whole)."""
     return folder.filesystem if folder.is_local else None
