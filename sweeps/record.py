@@ -16,6 +16,7 @@ after it, and last its end. A kill between two lines loses only the later ones.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,8 @@ EPOCH_FIELDS = (
     "best_val_loss", "best_epoch", "diverged", "done",
 )  # fmt: skip
 RUNG = "rung"  # the ASHA milestone the epoch was judged at; None where ASHA did not judge it
+# When the driver recorded the epoch (Unix seconds): a sweep's progress against wall time.
+REPORTED_AT = "reported_at"
 STATUS = {
     TrialState.COMPLETE: COMPLETE,
     TrialState.PRUNED: PRUNED,
@@ -254,7 +257,9 @@ class SweepRecord:
         trial = self._trial(number)
         epoch = int(result["epoch"])
         metrics = {name: _plain(result.get(name)) for name in EPOCH_FIELDS}
-        trial.set_user_attr(_key(EPOCH_ATTR, epoch), {**metrics, RUNG: _plain(rung)})
+        trial.set_user_attr(
+            _key(EPOCH_ATTR, epoch), {**metrics, RUNG: _plain(rung), REPORTED_AT: time.time()}
+        )
         if number not in self._reported:
             frozen = stored(self.study, trial)
             self._reported[number] = set(frozen.intermediate_values)

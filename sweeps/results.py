@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from sweeps import audit, confirm, lockbox
 from sweeps.config import SweepConfig
-from sweeps.record import SweepRecord, TrialRecord
+from sweeps.record import REPORTED_AT, SweepRecord, TrialRecord
 from sweeps.storage import SweepFolder
 from sweeps.tune.stopping import ERROR, INCOMPLETE
 from sweeps.tune.watchdog import timeouts
@@ -31,7 +31,7 @@ from trainable.checkpoint import CheckpointError
 
 TRIALS, EPOCHS, BEST = "trials.parquet", "epochs.parquet", "best.json"
 CONFIRMATION = "confirmation.parquet"  # a row per confirmation run
-EPOCH_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
+EPOCH_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", REPORTED_AT)
 # The columns of trials.parquet besides the hyperparameters, which sit after the first two.
 TRIAL_COLUMNS = (
     "trial_id", "trial_index", "status", "stop_reason", "epochs", "best_val_loss", "best_epoch",
@@ -134,7 +134,7 @@ def write(cfg: SweepConfig, folder: SweepFolder, record: SweepRecord) -> SweepRe
     hung = timeouts(folder)
     rows = [trial_row(trial, cfg, hung) for trial in trials]
     epoch_rows = [
-        {"trial_id": trial.trial_id, **{name: epoch[name] for name in EPOCH_COLUMNS}}
+        {"trial_id": trial.trial_id, **{name: epoch.get(name) for name in EPOCH_COLUMNS}}
         for trial in trials
         for epoch in trial.epochs
     ]

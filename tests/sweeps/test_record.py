@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 from optuna.trial import TrialState
@@ -21,6 +22,7 @@ def test_a_trial_holds_what_was_recorded_of_it(epoch, folder):
     record = SweepRecord(folder)
     asked = record.ask(SPACE)
     record.ran_by(0, "ray-a")
+    started = time.time()
     for n in (1, 2, 3):
         record.epoch(0, epoch(n, 1.0 / n), rung=1.0 if n == 1 else None)
     record.checkpoint(0, 2, "trial_000_ray-a/checkpoint_000001")
@@ -29,6 +31,8 @@ def test_a_trial_holds_what_was_recorded_of_it(epoch, folder):
     [trial] = SweepRecord(folder).trials()  # as a new driver reads it
     assert trial.number == 0 and trial.params == asked.params
     assert [e["epoch"] for e in trial.epochs] == [1, 2, 3]
+    recorded_at = [e.pop("reported_at") for e in trial.epochs]
+    assert started <= recorded_at[0] <= recorded_at[1] <= recorded_at[2] <= time.time()
     assert trial.epochs[2] == {**epoch(3, 1 / 3), "rung": None}
     assert trial.epochs[0]["rung"] == 1.0  # the ASHA milestone it was judged at
     assert trial.checkpoints == ["trial_000_ray-a/checkpoint_000001"]
