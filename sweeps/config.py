@@ -25,6 +25,8 @@ from trainable.sources import TABLE_SUFFIXES
 CREDENTIAL_KEYS = frozenset({"access_key", "secret_key", "session_token", "password", "token"})
 LOCAL_FILE_SUFFIXES = (*TABLE_SUFFIXES, *YAML_SUFFIXES)
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+# Optuna's samplers a sweep can search with (sweeps.tune.search builds them).
+SAMPLERS = ("tpe", "gp", "random", "auto")
 
 # What --smoke changes, unless the user set the key: a whole sweep in seconds.
 SMOKE = {"num_trials": 3, "max_epochs": 3, "grace_period": 1, "space": "small"}
@@ -64,6 +66,12 @@ class SweepConfig(BaseModel):
         "(package.module:attr or path/to/file.py:attr)",
     )
     num_trials: int = Field(24, ge=1, description="number of trials Optuna proposes")
+    sampler: str = Field(
+        "tpe",
+        description="how Optuna proposes trials: tpe (multivariate TPE), gp (Gaussian process, "
+        "learns only from trials that reach --max-epochs), random, or auto (gp for a space of "
+        "numbers that every trial has, tpe otherwise)",
+    )
     max_epochs: int = Field(
         20, ge=1, description="epochs of a trial that is never pruned (ASHA max_t)"
     )
@@ -152,6 +160,13 @@ class SweepConfig(BaseModel):
         if "://" not in value and PurePosixPath(value).suffix.lower() in LOCAL_FILE_SUFFIXES:
             return str(Path(value).expanduser().resolve())
         return value
+
+    @field_validator("sampler")
+    @classmethod
+    def _known_sampler(cls, name: str) -> str:
+        if name not in SAMPLERS:
+            raise ValueError(f"unknown sampler {name!r}; valid: {', '.join(SAMPLERS)}")
+        return name
 
     @field_validator("name")
     @classmethod

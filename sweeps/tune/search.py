@@ -2,7 +2,8 @@
 
 :class:`SweepSearch` is the Ray searcher: it hands Ray first the trials the record has not
 ended (same number, same parameters, resuming from their newest recorded checkpoint), then
-trials it asks Optuna's seeded TPE for, until the study holds ``--num-trials``.
+trials it asks Optuna's seeded sampler for (``--sampler``: TPE, GP or random search), until the
+study holds ``--num-trials``.
 :class:`JournalRecorder` writes what Ray reports into the record: every epoch (with the ASHA
 rung it was judged at), every checkpoint, and each trial's end, told to Optuna honestly (a
 trial ASHA or the stopper cut short is PRUNED, a crash FAIL, a completed one COMPLETE with its
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import posixpath
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import optuna
@@ -22,7 +24,7 @@ from ray.tune.experiment import Trial
 from ray.tune.search import Searcher
 
 from sweeps.record import SweepRecord, TrialRecord, error_line
-from sweeps.space import SweepSpace
+from sweeps.space import SpaceInfo, SweepSpace
 from sweeps.storage import SweepFolder
 from sweeps.tune.stopping import INCOMPLETE, outcome
 from trainable.tune_adapter import RESUME, RESUME_CHECKPOINTS, RESUME_RECORDED
@@ -40,6 +42,61 @@ def tpe_sampler(seed: int) -> optuna.samplers.TPESampler:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.samplers.TPESampler(seed=seed, group=True)
+
+
+def gp_sampler(seed: int) -> optuna.samplers.GPSampler:
+    """Optuna's Gaussian-process Bayesian optimization, which learns from COMPLETE trials only.
+
+    What ``GPSampler`` (``optuna/samplers/_gp/sampler.py``, Optuna 5.0) does with a sweep's
+    trials:
+
+    - PRUNED trials (those ASHA or the stopper cut short) are ignored. ``sample_relative``
+      reads COMPLETE and RUNNING trials (RUNNING ones as pending points of its batch
+      acquisition, not as data); its search space is the intersection of the COMPLETE trials'
+      (an ``IntersectionSearchSpace`` without pruned ones). Until ``n_startup_trials`` (10)
+      trials have completed, every proposal comes from its ``RandomSampler(seed)``, and under
+      ASHA's pruning a sweep may end before that.
+    - A conditional hyperparameter (the default space's momentum, for two optimizers) is
+      missing from some completed trials, so it is not in that intersection: it is drawn at
+      random, apart from the model (``sample_independent``), with a warning for every trial
+      that draws it. The warning is switched off: it would repeat what the space says.
+    - Categorical ones (optimizer, activation) are modelled: the kernel's distance in a
+      categorical dimension is 0 for the same choice and 1 for another
+      (``optuna/_gp/gp.py``), and the acquisition is searched over every choice
+      (``optuna/_gp/optim_mixed.py``).
+    """
+    return optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False)
+
+
+# --sampler's factories of a seeded sampler ("auto" picks one of them, see auto_sampler).
+SAMPLERS: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
+    "tpe": tpe_sampler,
+    "gp": gp_sampler,
+    "random": optuna.samplers.RandomSampler,
+}
+
+
+def auto_sampler(space: SpaceInfo) -> tuple[str, str]:
+    """``--sampler auto``: the sampler for the space, and why, by the rule of Optuna's
+    AutoSampler (OptunaHub) for one objective: GP where every hyperparameter is a number that
+    every trial has, TPE where one is categorical or conditional. The space's draws in
+    :func:`~sweeps.space.check_space` tell which (a conditional one is not in every draw)."""
+    numeric = (optuna.distributions.FloatDistribution, optuna.distributions.IntDistribution)
+    categorical = [n for n, d in space.distributions.items() if not isinstance(d, numeric)]
+    conditional = [n for n in space.distributions if n not in space.always]
+    if not categorical and not conditional:
+        return "gp", "every hyperparameter is numeric and unconditional"
+    found = {"categorical": categorical, "conditional": conditional}
+    return "tpe", "; ".join(f"{kind}: {', '.join(names)}" for kind, names in found.items() if names)
+
+
+def sampler_for(name: str, space: SpaceInfo) -> Callable[[int], optuna.samplers.BaseSampler]:
+    """The factory of the sampler ``--sampler name`` asks for; for auto, the one it picks for
+    ``space``, and a line on stdout that says which and why."""
+    if name == "auto":
+        name, why = auto_sampler(space)
+        print(f"sampler: auto chose {name} ({why})", flush=True)
+    return SAMPLERS[name]
 
 
 class SweepSearch(Searcher):

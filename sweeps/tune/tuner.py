@@ -4,12 +4,12 @@ Both are the same: the sweep's record (:mod:`sweeps.record`) says which trials a
 new Ray experiment in the sweep folder runs them (see :class:`~sweeps.tune.search.SweepSearch`).
 Ray's experiment snapshots are written as Ray writes them, and never restored.
 
-The pieces are Ray's and Optuna's own: a Searcher over the Optuna study (seeded TPE on the
-journal, behind a ConcurrencyLimiter so each proposal sees the latest results; one trial waits
-queued), ASHA on ``val_loss`` with the epoch as time unit, a stopper (patience), FailureConfig
-retries from the last checkpoint, and a CheckpointConfig that keeps the best checkpoints by
-``val_loss``. Trials reuse actors, so a worker process keeps its threads and cached dataset
-from one trial to the next.
+The pieces are Ray's and Optuna's own: a Searcher over the Optuna study (the seeded sampler of
+``--sampler`` on the journal, behind a ConcurrencyLimiter so each proposal sees the latest
+results; one trial waits queued), ASHA on ``val_loss`` with the epoch as time unit, a stopper
+(patience), FailureConfig retries from the last checkpoint, and a CheckpointConfig that keeps
+the best checkpoints by ``val_loss``. Trials reuse actors, so a worker process keeps its
+threads and cached dataset from one trial to the next.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from sweeps.space import SpaceInfo, SweepSpace
 from sweeps.storage import SweepFolder
 from sweeps.tune import ray_compat
 from sweeps.tune.logger import loggers, no_automatic_loggers
-from sweeps.tune.search import JournalRecorder, SweepSearch, recorded, tpe_sampler
+from sweeps.tune.search import JournalRecorder, SweepSearch, recorded, sampler_for
 from sweeps.tune.stopping import stalled
 from sweeps.tune.watchdog import HangWatchdog
 from trainable.tune_adapter import SweepTrainable
@@ -129,7 +129,7 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> tune.Tuner
     in all; None when it has none left (a sweep stopped while it wrote its tables).
     """
     record = SweepRecord(folder)
-    record.seed_sampler(tpe_sampler, cfg.seed)
+    record.seed_sampler(sampler_for(cfg.sampler, space), cfg.seed)
     record.settle(cfg.max_epochs, cfg.patience)
     scheduler = NewestFirstASHA(
         time_attr="epoch", max_t=cfg.max_epochs,

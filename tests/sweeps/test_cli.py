@@ -9,7 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sweeps import run
+from sweeps import config, run
+from sweeps.config import SweepConfig
 
 
 @pytest.fixture
@@ -69,6 +70,10 @@ CASES = {
     ),
     "unknown flag": (lambda t: ["--max-epoch", "3"], "did you mean --max-epochs"),
     "bad number": (lambda t: ["--batch-size", "0"], "batch_size"),
+    "unknown sampler": (
+        lambda t: ["--sampler", "foo"],
+        "sampler: unknown sampler 'foo'; valid: tpe, gp, random, auto",
+    ),
 }
 
 
@@ -112,6 +117,20 @@ def test_resume_of_a_sweep_whose_saved_config_is_unreadable_is_refused(tmp_path,
     err = capsys.readouterr().err
     assert err.startswith("error: sweep 'early' has an unreadable sweep.json")
     assert err.count("\n") == 1 and err.endswith("\n")
+
+
+def test_resume_keeps_the_sweeps_sampler_and_refuses_another(tmp_path, capsys, no_ray):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "sweep.json").write_text(
+        SweepConfig(name="s", sampler="gp").model_dump_json()
+    )
+    resume = ["--storage", str(tmp_path), "--name", "s", "--resume"]
+    assert run.prepare(config.parse(resume)).cfg.sampler == "gp"
+    assert run.main([*resume, "--sampler", "tpe"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --resume continues sweep 's' as it was started; "
+        "sampler differs ('gp' there, 'tpe' now)\n"
+    )
 
 
 def test_the_real_cli_prints_no_traceback(tmp_path):

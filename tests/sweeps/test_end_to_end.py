@@ -175,3 +175,13 @@ def test_num_trials_cannot_shrink_on_resume(sweep, capsys):
     args = ["--name", "e2e", "--storage", str(sweep["storage"]), "--resume", "--num-trials", "5"]
     assert main(args) == 2
     assert "--num-trials can only grow" in capsys.readouterr().err
+
+
+def test_a_gp_smoke_sweep_runs_and_keeps_its_sampler(ray_cluster, tmp_path):
+    args = ["--name", "gp", "--storage", str(tmp_path), "--sampler", "gp", "--smoke",
+            "--confirm-seeds", "0"]  # fmt: skip
+    assert main(args) == 0
+    folder = tmp_path / "gp"
+    assert json.loads((folder / "sweep.json").read_text())["sampler"] == "gp"
+    trials = pq.read_table(folder / "trials.parquet").to_pylist()
+    assert len(trials) == 3 and {t["status"] for t in trials} <= {"COMPLETE", "PRUNED"}

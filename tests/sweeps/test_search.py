@@ -1,8 +1,9 @@
 """The searcher and recorder behind Ray Tune: unfinished trials first, then new ones; every
-report into the record; space checks and TPE's settings."""
+report into the record; space checks; the samplers of --sampler and their settings."""
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -14,9 +15,17 @@ from ray.tune.search import Searcher
 
 import search_spaces
 from search_spaces import Vocabulary
+from sweeps import config
 from sweeps.record import SweepRecord
 from sweeps.space import SweepSpace, check_space
-from sweeps.tune.search import JournalRecorder, SweepSearch, tpe_sampler
+from sweeps.tune.search import (
+    SAMPLERS,
+    JournalRecorder,
+    SweepSearch,
+    gp_sampler,
+    sampler_for,
+    tpe_sampler,
+)
 from trainable import TrialConfigError
 from trainable.tune_adapter import RESUME
 
@@ -128,3 +137,113 @@ def test_an_epoch_is_recorded_with_its_asha_rung_and_a_resumed_trials_once(folde
     assert [(e["epoch"], e["rung"]) for e in recorded.epochs] == [(1, 1.0), (2, None), (3, None)]
     lines = Path(folder.journal()).read_text().splitlines()
     assert [sum(f'"epoch:000{n}"' in line for line in lines) for n in (1, 2, 3)] == [1, 1, 1]
+
+
+NUMERIC_SPACE = """\
+params:
+  lr: {type: float, low: 1.0e-3, high: 0.3, log: true}
+  gamma: {type: float, low: 0.9, high: 1.0}
+  num_layers: {type: int, low: 1, high: 3}
+"""
+
+
+def proposals(sampler: optuna.samplers.BaseSampler, count: int = 3) -> list[dict]:
+    """The first ``count`` trials ``sampler`` proposes over the default space, each told its lr."""
+    study = optuna.create_study(sampler=sampler)
+    space, proposed = search_spaces.get("default"), []
+    for _ in range(count):
+        trial = study.ask()
+        space(trial)
+        study.tell(trial, trial.params["lr"])
+        proposed.append(trial.params)
+    return proposed
+
+
+def test_the_sampler_choices_are_the_searchers_and_auto():
+    assert set(config.SAMPLERS) == {*SAMPLERS, "auto"}
+    assert config.parse([]).sampler == "tpe"
+    assert sampler_for("tpe", check_space("default", {}, MLP)) is tpe_sampler  # as before
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("tpe", optuna.samplers.TPESampler),
+        ("gp", optuna.samplers.GPSampler),
+        ("random", optuna.samplers.RandomSampler),
+    ],
+)
+def test_each_sampler_is_optunas_own_seeded_by_the_sweep(name, kind):
+    factory = sampler_for(name, check_space("default", {}, MLP))
+    assert type(factory(3)) is kind
+    assert proposals(factory(3)) == proposals(factory(3))
+    assert proposals(factory(3)) != proposals(factory(4))
+
+
+def test_auto_picks_tpe_for_categorical_or_conditional_hyperparameters(capsys):
+    assert sampler_for("auto", check_space("default", {}, MLP)) is tpe_sampler
+    assert capsys.readouterr().out == (
+        "sampler: auto chose tpe (categorical: optimizer, activation; conditional: momentum)\n"
+    )
+
+
+def test_auto_picks_gp_for_a_space_of_numbers_every_trial_has(tmp_path, capsys):
+    path = tmp_path / "numbers.yaml"
+    path.write_text(NUMERIC_SPACE)
+    assert sampler_for("auto", check_space(str(path), {}, MLP)) is gp_sampler
+    assert capsys.readouterr().out == (
+        "sampler: auto chose gp (every hyperparameter is numeric and unconditional)\n"
+    )
+
+
+def test_a_named_sampler_is_taken_without_a_word(capsys):
+    assert sampler_for("random", check_space("default", {}, MLP)) is SAMPLERS["random"]
+    assert capsys.readouterr().out == ""
+
+
+@pytest.fixture
+def optuna_log(caplog):
+    """What Optuna logs (its logger does not propagate to pytest's)."""
+    logger = logging.getLogger("optuna")
+    logger.addHandler(caplog.handler)
+    try:
+        yield caplog
+    finally:
+        logger.removeHandler(caplog.handler)
+
+
+def test_gp_learns_from_complete_trials_only_and_draws_momentum_apart_quietly(optuna_log):
+    """GP fits no model before 10 trials have completed, however many were pruned; then it
+    models every hyperparameter but the conditional momentum, which it draws at random
+    without Optuna's warning for each trial that does."""
+    sampler = gp_sampler(0)
+    study = optuna.create_study(sampler=sampler)
+    space = search_spaces.get("default")
+
+    def asked() -> optuna.trial.FrozenTrial:
+        trial = study.ask()
+        space(trial)
+        return study.trials[-1]
+
+    def modelled(trial: optuna.trial.FrozenTrial) -> dict:
+        return sampler.sample_relative(
+            study, trial, sampler.infer_relative_search_space(study, trial)
+        )
+
+    for number in range(14):
+        trial = asked()
+        if number < 9:
+            study.tell(trial.number, trial.params["lr"])
+        else:
+            study.tell(trial.number, state=optuna.trial.TrialState.PRUNED)
+    trial = asked()
+    assert modelled(trial) == {}  # 9 complete and 5 pruned: still random
+    study.tell(trial.number, trial.params["lr"])
+
+    trial = asked()
+    assert set(modelled(trial)) == {"activation", "gamma", "lr", "optimizer"}
+    momentum = optuna.distributions.FloatDistribution(0.5, 0.99)
+    sampler.sample_independent(study, trial, "momentum", momentum)
+    assert "sampled independently" not in optuna_log.text
+    optuna.samplers.GPSampler(seed=0).sample_independent(study, trial, "momentum", momentum)
+    assert "`momentum` in Trial#15 is sampled independently" in optuna_log.text  # Optuna's own
