@@ -1,38 +1,60 @@
-"""The four contenders on the reference workload, each in its own process group.
+"""The contenders on one workload, each in its own process group, over several sweep seeds.
 
-Overhead ratio = wall ÷ (Σ per-epoch training compute ÷ workers): 1.0 would mean the workers
-did nothing but train from the first instant to the last.
+Each run gives its wall time, the best val_loss it found, the test accuracy of the model it
+chose, and its anytime curve: every epoch's val_loss with the wall time since the command
+started, from which come the time to the first result and the time to reach Optuna alone's
+median final quality.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import optuna
 import pyarrow.parquet as pq
 
 from benchmarks import measure
 from benchmarks.workload import Workload
+from sweeps.confirm import CONFIRM
+from sweeps.record import SweepRecord
+from sweeps.storage import STUDY, SweepFolder
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+BASELINE = "optuna"  # the ratios' denominator: what a user would write instead of a service
 
 
-def ours(out: Path, workload: Workload) -> dict:
-    """``python -m sweeps.run`` with its shipped defaults, sized to the workload."""
-    measured = measure.run(
-        ["sweeps.run", "--name", "bench", "--storage", str(out), *workload.options()], out
+def _ours(*flags: str) -> Callable[[Path, Workload], dict]:
+    def contender(out: Path, workload: Workload) -> dict:
+        """``python -m sweeps.run`` with its shipped defaults but ``flags``, on the workload."""
+        args = ["sweeps.run", "--name", "bench", "--storage", str(out), *workload.sweep_options()]
+        measured = measure.run([*args, *flags], out)
+        folder = out / "bench"
+        best = json.loads((folder / "best.json").read_text())
+        result = {
+            "trials": pq.read_metadata(folder / "trials.parquet").num_rows,
+            "epochs": pq.read_metadata(folder / "epochs.parquet").num_rows,
+            "compute_s": epoch_compute_s(folder), "test_acc": best["test_acc"],
+            "curve": curve(SweepFolder.in_storage(str(out), "bench")),
+        }  # fmt: skip
+        return {**result, **_measured(measured)}
+
+    return contender
+
+
+def curve(folder: SweepFolder) -> list[tuple[float, float]]:
+    """(Unix time recorded, val_loss) of every epoch of the sweep: search and confirmation."""
+    return sorted(
+        (epoch["reported_at"], epoch["val_loss"])
+        for study in (STUDY, CONFIRM)
+        for trial in SweepRecord(folder, study).trials()
+        for epoch in trial.epochs
     )
-    folder = out / "bench"
-    best = json.loads((folder / "best.json").read_text())
-    result = {
-        "trials": pq.read_metadata(folder / "trials.parquet").num_rows,
-        "epochs": pq.read_metadata(folder / "epochs.parquet").num_rows,
-        "compute_s": epoch_compute_s(folder), "best_val_loss": best["val_loss"],
-        "test_acc": best["test_acc"],
-    }  # fmt: skip
-    return {**result, **_measured(measured)}
 
 
 def epoch_compute_s(folder: Path) -> float:
@@ -40,7 +62,7 @@ def epoch_compute_s(folder: Path) -> float:
     ``step``, one epoch of training and validation)."""
     return sum(
         json.loads(line)["time_this_iter_s"]
-        for path in folder.glob("trial_*/result.json")
+        for path in folder.glob("*_*/result.json")
         for line in path.open()
     )
 
@@ -55,8 +77,8 @@ def _module(name: str, *flags: str) -> Callable[[Path, Workload], dict]:
 
 def _measured(measured: measure.Measured) -> dict:
     return {
-        "wall_s": measured.wall_s, "driver_rss_mb": measured.driver_rss_mb,
-        "worker_rss_mb": measured.worker_rss_mb,
+        "started_at": measured.started_at, "wall_s": measured.wall_s,
+        "driver_rss_mb": measured.driver_rss_mb, "worker_rss_mb": measured.worker_rss_mb,
     }  # fmt: skip
 
 
@@ -67,7 +89,9 @@ class Contender:
 
 
 CONTENDERS = {  # by the names --contenders takes
-    "ours": Contender("sweeps (ours, defaults)", ours),
+    "ours": Contender("sweeps (ours, defaults)", _ours()),
+    "ours-search": Contender("sweeps, no confirmation", _ours("--confirm-seeds", "0")),
+    "ours-gp": Contender("sweeps, --sampler gp", _ours("--sampler", "gp")),
     "optuna": Contender("Optuna alone (TPE + SHA)", _module("benchmarks.optuna_alone")),
     "ray-docs": Contender("Ray Tune docs style", _module("benchmarks.ray_docs")),
     "random": Contender(
@@ -77,25 +101,70 @@ CONTENDERS = {  # by the names --contenders takes
 
 
 def run(
-    workload: Workload, repeats: int, log: Callable[[str], None], chosen: list[str]
-) -> list[dict]:
-    """One row per contender in ``chosen``: the median of ``repeats`` runs of each figure.
+    workload: Workload, seeds: list[int], log: Callable[[str], None], chosen: list[str]
+) -> dict[str, list[dict]]:
+    """``rows``: one per contender in ``chosen``, the medians over ``seeds`` of its figures;
+    ``runs``: every run's figures and its curve (seconds since its command started).
 
-    The contenders take turns, one run each per round, so that a machine whose speed drifts
-    over the minutes (this one's did, by tens of %) slows them alike and the ratios hold.
+    For each seed the contenders take turns, the order rotating from seed to seed, so that a
+    machine whose speed drifts over the minutes (this one's did, by tens of %) slows them alike.
     """
     runs: dict[str, list[dict]] = {name: [] for name in chosen}
-    for repeat in range(repeats):
-        for name in chosen:
+    for round_, seed in enumerate(seeds):
+        turn = round_ % len(chosen)
+        for name in chosen[turn:] + chosen[:turn]:
             contender = CONTENDERS[name]
             with tempfile.TemporaryDirectory(prefix="bench-") as out:
-                result = contender.run(Path(out), workload)
-            runs[name].append(result)
-            log(f"  {contender.label}: run {repeat + 1}/{repeats}, {result['wall_s']:.1f} s")
-    rows = []
-    for name, done in runs.items():
-        row = {key: statistics.median(r[key] for r in done) for key in done[0]}
-        row["ms_per_epoch"] = 1000 * row["wall_s"] / row["epochs"]
-        row["overhead"] = row["wall_s"] / (row["compute_s"] / workload.workers)
-        rows.append({"contender": CONTENDERS[name].label, **row})
-    return rows
+                result = contender.run(Path(out), replace(workload, seed=seed))
+            runs[name].append({"seed": seed, **_anytime(result)})
+            log(f"  {workload.name}, seed {seed}, {contender.label}: {result['wall_s']:.1f} s")
+    target = _target(runs)
+    rows = [_row(name, done, workload, target) for name, done in runs.items()]
+    if BASELINE in runs:
+        base = next(row for row in rows if row["contender"] == CONTENDERS[BASELINE].label)
+        for row in rows:
+            row["wall_ratio"] = row["wall_s"] / base["wall_s"]
+            row["quality_ratio"] = row["best_val_loss"] / base["best_val_loss"]
+    flat = [{"contender": name, **r} for name, done in runs.items() for r in done]
+    return {"rows": rows, "runs": flat, "target_val_loss": target}
+
+
+def _anytime(result: dict) -> dict:
+    """The run's curve as (seconds since its command, best val_loss so far), its first result
+    and its best val_loss."""
+    started, epochs = result.pop("started_at"), result.pop("curve")
+    best, points = math.inf, []
+    for at, val_loss in epochs:
+        if val_loss is not None and math.isfinite(val_loss) and val_loss < best:
+            best = val_loss
+            points.append((at - started, best))
+    first = epochs[0][0] - started if epochs else math.inf
+    return {**result, "best_val_loss": best, "first_result_s": first, "best_so_far": points}
+
+
+def _target(runs: dict[str, list[dict]]) -> float | None:
+    """Optuna alone's median final best val_loss: the quality the other contenders race to."""
+    if BASELINE not in runs:
+        return None
+    return statistics.median(r["best_val_loss"] for r in runs[BASELINE])
+
+
+def reached(points: list[tuple[float, float]], target: float | None) -> float:
+    """Seconds until the best val_loss so far was at or below ``target`` (inf: never)."""
+    if target is None:
+        return math.nan
+    return next((at for at, best in points if best <= target), math.inf)
+
+
+def _row(name: str, done: list[dict], workload: Workload, target: float | None) -> dict:
+    median = {key: statistics.median(r[key] for r in done) for key in FIGURES}
+    return {
+        "contender": CONTENDERS[name].label, **median,
+        "to_target_s": statistics.median(reached(r["best_so_far"], target) for r in done),
+        "overhead": median["wall_s"] / (median["compute_s"] / workload.workers),
+    }  # fmt: skip
+
+
+# The figures of a row, each the median over the seeds.
+FIGURES = ("trials", "epochs", "wall_s", "first_result_s", "best_val_loss", "test_acc",
+           "compute_s", "driver_rss_mb", "worker_rss_mb")  # fmt: skip

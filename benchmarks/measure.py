@@ -13,6 +13,7 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Measured:
+    started_at: float  # Unix time just before the command started: the curves' zero
     wall_s: float
     driver_rss_mb: float  # peak resident memory of the contender's main process
     worker_rss_mb: float  # the largest peak among its trial workers (Ray actors or processes)
@@ -60,6 +61,7 @@ def run(args: list[str], out: Path, timeout: float = 1800) -> Measured:
     Peak memory (VmHWM) of the process and its descendants is sampled every 50 ms.
     """
     log = out / "output.log"
+    started_at = time.time()
     started = time.perf_counter()
     with log.open("w") as output:
         proc = subprocess.Popen(
@@ -85,4 +87,4 @@ def run(args: list[str], out: Path, timeout: float = 1800) -> Measured:
     text = log.read_text()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}:\n{text[-2000:]}")
-    return Measured(wall, driver, worker, text)
+    return Measured(started_at, wall, driver, worker, text)

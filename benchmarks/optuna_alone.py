@@ -1,10 +1,11 @@
 """Optuna alone, as its users write it: N worker processes on one JournalStorage.
 
-``python -m benchmarks.optuna_alone OUT [--sampler tpe|random] [--seed S] [--num-trials N]
-[--max-epochs E]`` runs the shared workload with the service's training loop (``TrainingRun``),
-TPE + SuccessiveHalvingPruner (or random search without pruning), each worker a process calling
-``study.optimize``. Each trial saves its best-validation weights when it ends, and the best
-trial is tested once at the end. Writes ``OUT/result.json``.
+``python -m benchmarks.optuna_alone OUT [--sampler tpe|random] [--workload NAME] [--seed S]
+[--num-trials N] [--max-epochs E]`` runs the workload with the service's training loop
+(``TrainingRun``), TPE + SuccessiveHalvingPruner (or random search without pruning), each
+worker a process calling ``study.optimize``. Each trial saves its best-validation weights when
+it ends, and the best trial is tested once at the end. Writes ``OUT/result.json``, with every
+epoch's val_loss and the Unix time its worker had it (``curve``).
 """
 
 from __future__ import annotations
@@ -53,12 +54,13 @@ def study(out: Path, workload: Workload, sampler: str, worker: int = 0) -> optun
 
 def objective(trial: optuna.Trial, workload: Workload, out: Path) -> float:
     run = TrainingRun(workload.trial_config(suggest(trial), trial.number))
-    compute = []
+    compute, curve = [], []
     try:
         for epoch in range(1, workload.max_epochs + 1):
             started = time.perf_counter()
             metrics = run.step()
             compute.append(time.perf_counter() - started)
+            curve.append((time.time(), metrics["val_loss"]))
             if metrics["diverged"]:
                 raise optuna.TrialPruned()
             trial.report(metrics["val_loss"], epoch)
@@ -67,6 +69,7 @@ def objective(trial: optuna.Trial, workload: Workload, out: Path) -> float:
         return run.best_val_loss
     finally:
         trial.set_user_attr("compute_s", compute)
+        trial.set_user_attr("curve", curve)
         trial.set_user_attr("best_val_loss", run.best_val_loss)
         if run.best_state is not None:
             torch.save(run.best_state, out / f"trial_{trial.number}.pt")
@@ -106,7 +109,8 @@ def main() -> None:
     compute = [s for t in trials for s in t.user_attrs.get("compute_s", [])]
     result = {
         "trials": len(trials), "epochs": len(compute), "compute_s": sum(compute),
-        "best_val_loss": best.user_attrs["best_val_loss"], "test_acc": run.test()["test_acc"],
+        "test_acc": run.test()["test_acc"],
+        "curve": sorted(point for t in trials for point in t.user_attrs.get("curve", [])),
     }  # fmt: skip
     (args.out / "result.json").write_text(json.dumps(result))
 

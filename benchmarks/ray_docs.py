@@ -1,9 +1,10 @@
 """Ray Tune as its docs teach it: a function trainable, a DataLoader, a checkpoint every epoch.
 
-``python -m benchmarks.ray_docs OUT [--seed S] [--num-trials N] [--max-epochs E]`` runs the
-shared workload with OptunaSearch (TPE) and ASHA, 2 trials at a time, Ray's default actor
-handling, and tests the best trial's last checkpoint once at the end, as the docs' examples do.
-Writes ``OUT/result.json``.
+``python -m benchmarks.ray_docs OUT [--workload NAME] [--seed S] [--num-trials N]
+[--max-epochs E]`` runs the workload with OptunaSearch (TPE) and ASHA, 2 trials at a time,
+Ray's default actor handling, and tests the best trial's last checkpoint once at the end, as the
+docs' examples do. Writes ``OUT/result.json``, with every epoch's val_loss and the Unix time its
+worker reported it (``curve``).
 """
 
 from __future__ import annotations
@@ -23,16 +24,15 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from benchmarks.workload import Workload, suggest
-from trainable.activations import ACTIVATIONS
+from trainable import factory
 from trainable.data import load
-from trainable.models import mlp
 from trainable.optim import build_optimizer, build_scheduler
 
 
 def build(config: dict) -> tuple[nn.Module, torch.optim.Optimizer, object, object]:
     split = load(config["dataset"], seed=config["seed"])
-    model = mlp(split.num_features, split.num_classes, config["model_args"]["hidden"],
-                activation=ACTIVATIONS[config["activation"]])  # fmt: skip
+    model = factory.build(config["model"], searched={"activation": config["activation"]},
+                          fixed=config["model_args"], facts=split.facts)  # fmt: skip
     optimizer = build_optimizer(
         config["optimizer"], model.parameters(), lr=config["lr"], weight_decay=0.0,
         momentum=config.get("momentum", 0.9),
@@ -81,7 +81,13 @@ def train_fn(config: dict) -> None:
                 Path(directory) / "checkpoint.pt",
             )  # fmt: skip
             tune.report(
-                {"val_loss": val_loss, "val_acc": val_acc, "epoch": epoch, "compute_s": compute},
+                {
+                    "val_loss": val_loss,
+                    "val_acc": val_acc,
+                    "epoch": epoch,
+                    "compute_s": compute,
+                    "reported_at": time.time(),
+                },
                 checkpoint=tune.Checkpoint.from_directory(directory),
             )
 
@@ -122,8 +128,12 @@ def main() -> None:
     result = {
         "trials": len(results), "epochs": sum(len(f) for f in frames),
         "compute_s": float(sum(f["compute_s"].sum() for f in frames)),
-        "best_val_loss": min(float(f["val_loss"].min()) for f in frames),
         "test_acc": evaluate(model, split.x_test, split.y_test)[1],
+        "curve": sorted(
+            (float(at), float(loss))
+            for f in frames
+            for at, loss in zip(f["reported_at"], f["val_loss"], strict=True)
+        ),
     }  # fmt: skip
     (args.out / "result.json").write_text(json.dumps(result))
 

@@ -1,4 +1,4 @@
-"""The suite's other sections: the training loop, checkpoint cost, scale, sample efficiency."""
+"""The suite's other sections: the training loop, checkpoint cost, scale."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from benchmarks import compare, measure
-from benchmarks.workload import Workload
+from benchmarks.workload import WORKLOADS, Workload
 from trainable import TrainingRun, loop
 from trainable.activations import ACTIVATIONS
 from trainable.data import load
@@ -50,7 +50,7 @@ def training_loop(quick: bool) -> list[dict]:
     over that Dataset.
     """
     torch.set_num_threads(1)
-    workload, repeats = Workload(), 5 if quick else 30
+    workload, repeats = WORKLOADS["reference"], 5 if quick else 30
     loops = {**_training_only(workload), **_whole_epochs(workload, repeats + 1)}
     ms = _interleaved_ms({name: fn for name, (_, fn, _) in loops.items()}, repeats)
     return [
@@ -176,24 +176,7 @@ def scale(quick: bool, log: Callable[[str], None]) -> list[dict]:
         rows.append({
             "trials": trials, "wall_s": measured.wall_s,
             "wall_per_trial_ms": 1000 * measured.wall_s / trials,
-            "overhead": measured.wall_s / (compute / Workload().workers),
+            "overhead": measured.wall_s / (compute / WORKLOADS["reference"].workers),
             "driver_rss_mb": measured.driver_rss_mb,
         })  # fmt: skip
-    return rows
-
-
-def sample_efficiency(quick: bool, log: Callable[[str], None]) -> list[dict]:
-    """Best val_loss and epochs spent: our sweep against random search to the last epoch."""
-    rows = []
-    for seed in (0, 1, 2):
-        workload = Workload(seed=seed).sized(quick)
-        for name, contender in (
-            ("sweeps (ours)", compare.ours),
-            ("random search", compare.CONTENDERS["random"].run),
-        ):
-            with tempfile.TemporaryDirectory(prefix="bench-") as out:
-                result = contender(Path(out), workload)
-            log(f"  efficiency: seed {seed}, {name}, {result['wall_s']:.1f} s")
-            rows.append({"seed": seed, "contender": name, "best_val_loss": result["best_val_loss"],
-                         "epochs": result["epochs"]})  # fmt: skip
     return rows

@@ -1,4 +1,4 @@
-"""A short run of the benchmark suite: it runs every contender and prints well-formed tables.
+"""A short run of the benchmark suite: every contender runs and the output is well formed.
 
 No timing is asserted here; the figures belong to ``python -m benchmarks`` (see the README).
 """
@@ -6,6 +6,7 @@ No timing is asserted here; the figures belong to ``python -m benchmarks`` (see 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -14,38 +15,50 @@ import tempfile
 
 import pytest
 
-from benchmarks.__main__ import table
+from benchmarks import compare, plots
+from benchmarks.__main__ import headline, main, table
 
-pytestmark = pytest.mark.slow
+LABELS = [contender.label for contender in compare.CONTENDERS.values()]
 
 
+@pytest.mark.slow
 def test_quick_suite_prints_a_table_per_section_and_writes_the_figures(tmp_path):
     out = tmp_path / "figures.json"
     ray_tmp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # Ray's socket paths must stay short
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--sections", "compare,loop,checkpoint",
-         "--json", str(out)],
+        [sys.executable, "-m", "benchmarks", "--quick", "--trials", "4", "--workloads", "medium",
+         "--sections", "compare,loop,checkpoint", "--json", str(out), "--plots", str(tmp_path)],
         capture_output=True, text=True, timeout=900, check=False,
         env={**os.environ, "RAY_TMPDIR": ray_tmp},
     )  # fmt: skip
     shutil.rmtree(ray_tmp, ignore_errors=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    figures = json.loads(out.read_text())
+    figures = json.loads(out.read_text())  # strict JSON: never-reached figures are null
     assert {"torch", "ray", "optuna", "cpus", "date"} <= set(figures["machine"])
 
-    contenders = figures["compare"]
-    assert [row["contender"] for row in contenders] == [
-        "sweeps (ours, defaults)", "Optuna alone (TPE + SHA)", "Ray Tune docs style",
-        "random search, no pruning",
-    ]  # fmt: skip
-    for row in contenders:
-        assert row["trials"] == 8
-        assert 0 < row["epochs"] <= 8 * 8
-        assert row["wall_s"] > 0 and row["compute_s"] > 0 and row["overhead"] > 0
+    medium = figures["compare"]["medium"]
+    assert [row["contender"] for row in medium["rows"]] == LABELS
+    assert medium["target_val_loss"] == next(
+        row["best_val_loss"] for row in medium["rows"] if row["contender"].startswith("Optuna")
+    )
+    for row in medium["rows"]:
+        assert row["trials"] == 4
+        assert 0 < row["epochs"] <= 4 * 8 + 3 * 3 * 8  # search, and confirmation's 3 x 3 runs
+        assert 0 < row["first_result_s"] < row["wall_s"]
         assert 0 < row["test_acc"] <= 1 and row["best_val_loss"] > 0
+        assert row["wall_ratio"] > 0 and row["quality_ratio"] > 0
+        assert row["to_target_s"] is None or row["first_result_s"] <= row["to_target_s"]
         assert row["driver_rss_mb"] > 0 and row["worker_rss_mb"] > 0
-    random_search = contenders[3]
-    assert random_search["epochs"] == 8 * 8  # no pruning: every trial to its last epoch
+    by_label = {row["contender"]: row for row in medium["rows"]}
+    assert by_label["random search, no pruning"]["epochs"] == 4 * 8  # every trial to the end
+    assert by_label["Optuna alone (TPE + SHA)"]["wall_ratio"] == 1
+    for run in medium["runs"]:  # every run's curve: best so far, falling, within its wall time
+        times = [at for at, _ in run["best_so_far"]]
+        bests = [best for _, best in run["best_so_far"]]
+        assert times == sorted(times) and times[0] > 0 and times[-1] <= run["wall_s"]
+        assert bests == sorted(bests, reverse=True) and bests[-1] == run["best_val_loss"]
+    assert (tmp_path / "medium.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "wall ratio ours/Optuna alone" in proc.stdout
 
     loops = {row["loop"]: row for row in figures["loop"]}
     assert list(loops) == [
@@ -62,7 +75,7 @@ def test_quick_suite_prints_a_table_per_section_and_writes_the_figures(tmp_path)
     sizes = [row["weights_mb"] for row in figures["checkpoint"]]
     assert sizes[0] < 1 and 45 < sizes[1] < 55
 
-    for section in ("compare", "loop", "checkpoint"):
+    for section in ("loop", "checkpoint"):
         assert f"== {section} ==" in proc.stdout and table(figures[section]) in proc.stdout
 
 
@@ -77,35 +90,72 @@ def test_the_dataset_path_trains_on_the_rows_of_the_resident_path():
         assert labels == getattr(resident, f"y_{part}").tolist()
 
 
-def test_table_aligns_columns():
-    text = table([{"a": 1.23456, "name": "x"}, {"a": 12345.6, "name": "longer"}])
-    assert text.splitlines() == ["a      name", "-----  ------", "1.23   x", "12346  longer"]
+def test_a_run_becomes_its_best_so_far_curve_from_the_command_start():
+    result = {"started_at": 100.0, "wall_s": 9.0, "curve": [
+        (104.0, 2.0), (104.5, float("nan")), (105.0, 2.5), (106.0, 1.0), (107.0, 1.5),
+    ]}  # fmt: skip
+    run = compare._anytime(result)
+    assert run["first_result_s"] == 4.0 and run["best_val_loss"] == 1.0
+    assert run["best_so_far"] == [(4.0, 2.0), (6.0, 1.0)]
+    assert compare.reached(run["best_so_far"], 1.5) == 6.0
+    assert compare.reached(run["best_so_far"], 0.5) == math.inf
+    assert math.isnan(compare.reached(run["best_so_far"], None))
 
 
-def test_an_unknown_section_is_refused(capsys):
-    from benchmarks.__main__ import main
+def test_the_headline_compares_ours_with_optuna_alone_and_the_ray_docs_style():
+    def row(name: str, wall: float, **more: float) -> dict:
+        return {"contender": compare.CONTENDERS[name].label, "wall_s": wall, **more}
 
-    assert main(["--sections", "loop,bogus"]) == 2
-    assert "unknown section 'bogus'" in capsys.readouterr().err
+    ours = row("ours", 30.0, wall_ratio=1.5, quality_ratio=0.9, first_result_s=6.0,
+               to_target_s=math.inf)  # fmt: skip
+    line = headline([ours, row("optuna", 20.0), row("ray-docs", 60.0)])
+    assert line == (
+        "wall ratio ours/Optuna alone 1.50; quality ratio 0.90; first result 6.0 s; "
+        "Optuna alone's median quality at never s; wall ratio ours/Ray docs style 0.50"
+    )
+    assert headline([row("optuna", 20.0)]) == ""
 
 
+def test_the_anytime_plot_draws_every_run(tmp_path):
+    figures = {"target_val_loss": 0.5, "runs": [
+        {"contender": name, "seed": seed, "wall_s": 10.0 + seed,
+         "best_so_far": [(3.0 + seed, 2.0), (5.0, 0.4 + seed / 10)]}
+        for name in ("ours", "optuna") for seed in (0, 1)
+    ] + [{"contender": "random", "seed": 0, "wall_s": 4.0, "best_so_far": []}]}  # fmt: skip
+    path = plots.anytime("reference", figures, tmp_path / "reference.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
+def test_table_aligns_columns_and_spells_out_what_was_never_reached():
+    text = table([{"a": 1.23456, "name": "x"}, {"a": 12345.6, "name": "longer"},
+                  {"a": math.inf, "name": "z"}])  # fmt: skip
+    assert text.splitlines() == [
+        "a      name", "-----  ------", "1.23   x", "12346  longer", "never  z",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sections", "loop,bogus"], "unknown section 'bogus'"),
+        (["--workloads", "large"], "unknown workload 'large'; valid: reference, medium"),
+        (["--contenders", "ours,bogus"], "unknown contender 'bogus'; valid: ours, ours-search,"),
+    ],
+)
+def test_an_unknown_name_is_refused_with_the_valid_ones(capsys, args, message):
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
 def test_compare_runs_the_chosen_contenders_with_the_chosen_trials(tmp_path):
-    from benchmarks.__main__ import main
-
     out = tmp_path / "figures.json"
     args = ["--quick", "--sections", "compare", "--contenders", "random,optuna", "--trials", "3"]
-    assert main([*args, "--json", str(out)]) == 0
-    rows = json.loads(out.read_text())["compare"]
+    args += ["--workloads", "reference", "--json", str(out), "--plots", str(tmp_path)]
+    assert main(args) == 0
+    rows = json.loads(out.read_text())["compare"]["reference"]["rows"]
     assert [row["contender"] for row in rows] == [
         "random search, no pruning", "Optuna alone (TPE + SHA)",
     ]  # fmt: skip
     assert [row["trials"] for row in rows] == [3, 3]
     assert rows[0]["epochs"] == 3 * 8  # the quick workload's 8 epochs, every trial to the end
-
-
-def test_an_unknown_contender_is_refused(capsys):
-    from benchmarks.__main__ import main
-
-    assert main(["--sections", "compare", "--contenders", "ours,bogus"]) == 2
-    err = capsys.readouterr().err
-    assert "unknown contender 'bogus'" in err and "ours, optuna, ray-docs, random" in err
