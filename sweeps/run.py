@@ -22,7 +22,7 @@ import optuna
 import ray
 
 from search_spaces import SpaceError, Vocabulary
-from sweeps import config
+from sweeps import config, head
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.space import TRIAL_INDEX, SpaceInfo, check_space
 from sweeps.storage import SweepFolder
@@ -146,23 +146,45 @@ def _resumed(cfg: SweepConfig, folder: SweepFolder) -> SweepConfig:
 
 @contextlib.contextmanager
 def ray_session(cfg: SweepConfig, runtime_env: dict[str, Any]) -> Iterator[None]:
-    """Join ``--address`` (or RAY_ADDRESS), or start Ray locally; reuse one already started.
+    """Join ``--address`` (or RAY_ADDRESS), or the warm local head ``python -m sweeps.head``
+    started, or start Ray locally; reuse one already started.
 
-    A local Ray listens on 127.0.0.1 only, and starts its dashboard only for ``--dashboard``.
-    ``runtime_env`` is the job's: what every worker gets before a trial starts.
+    A warm head is a local Ray in all but who started it: its workers read the driver's files
+    and it has all the resources it will have, so the checks keyed on ``--address`` treat it
+    as local. A local Ray listens on 127.0.0.1 only, and one started here starts its dashboard
+    only for ``--dashboard``. ``runtime_env`` is the job's: what every worker gets before a
+    trial starts. Leaving a joined Ray disconnects from it; the warm head keeps running.
     """
     if ray.is_initialized():
         yield
         return
+    warm = None
     if not (cfg.address or os.environ.get("RAY_ADDRESS")):
-        ray_compat.listen_on_loopback()
-    context = ray.init(
-        address=cfg.address,
-        include_dashboard=cfg.dashboard,
-        dashboard_host="127.0.0.1",
-        logging_level=logging.WARNING,
-        runtime_env=runtime_env or None,
-    )
+        ray_compat.listen_on_loopback()  # a warm head's node is 127.0.0.1 too
+        warm = head.running()
+    if warm is not None and warm.token_auth and "RAY_AUTH_MODE" not in os.environ:
+        ray_compat.use_token_auth()
+    try:
+        context = ray.init(
+            address=warm.address if warm else cfg.address,
+            include_dashboard=cfg.dashboard,
+            dashboard_host="127.0.0.1",
+            logging_level=logging.WARNING,
+            runtime_env=runtime_env or None,
+        )
+    except (ConnectionError, RuntimeError) as err:  # a token or a Ray version that differs
+        if warm is None:
+            raise
+        raise ConfigError(
+            f"cannot join the local Ray head at {warm.address} ({str(err).splitlines()[0]}); "
+            "run with the RAY_AUTH_* settings it was started with, or stop it with "
+            "python -m sweeps.head stop"
+        ) from None
+    if warm is not None:
+        print(
+            f"joined the local Ray head at {warm.address} (python -m sweeps.head stop to stop it)",
+            flush=True,
+        )
     if cfg.dashboard:
         url = context.dashboard_url
         print(f"Ray dashboard: http://{url}" if url else "Ray dashboard: not running", flush=True)

@@ -27,6 +27,19 @@ def listen_on_loopback() -> None:
     ray_constants.ENABLE_RAY_CLUSTER = False
 
 
+def use_token_auth() -> None:
+    """Make this process send Ray's auth token, as ``RAY_AUTH_MODE=token`` at its start would.
+
+    Ray reads the mode when it is imported. It switches it on later by itself only for a new
+    Ray and for a running one it finds itself (``ray.init()`` or ``"auto"``), not for one given
+    by its address, as a sweep gives the warm head it found (``sweeps.head``); this is the
+    switch Ray flips then.
+    """
+    from ray._private.authentication.authentication_token_setup import _enable_token_auth
+
+    _enable_token_auth()
+
+
 def trial_actor(trial: Trial) -> Any | None:
     """The actor running ``trial`` (None when it has none): Tune lets callbacks see trials but
     not stop a hung one, which only killing its actor does."""

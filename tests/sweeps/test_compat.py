@@ -3,6 +3,10 @@ rely on, checked against the installed versions: a failure names the version tha
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import optuna
 import ray
 from ray.tune.experiment import Trial
@@ -30,6 +34,22 @@ def test_ray_still_has_the_cluster_switch_it_reads_for_the_node_ip(monkeypatch):
     ray_compat.listen_on_loopback()
     assert services.get_node_ip_address() == "127.0.0.1", (
         f"{RAY}: with ENABLE_RAY_CLUSTER off, the node's IP is no longer 127.0.0.1"
+    )
+
+
+def test_ray_still_lets_a_running_process_switch_token_auth_on():
+    # In a process of its own: this one's Ray may have switched it on already.
+    code = (
+        "from ray._raylet import AuthenticationMode, get_authentication_mode as mode\n"
+        "from sweeps.tune import ray_compat\n"
+        "before = mode()\n"
+        "ray_compat.use_token_auth()\n"
+        "print(before == AuthenticationMode.TOKEN, mode() == AuthenticationMode.TOKEN)"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "RAY_AUTH_MODE"}
+    ran = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert ran.stdout.split() == ["False", "True"], (
+        f"{RAY}: _enable_token_auth no longer switches token auth on ({ran.stderr[-500:]})"
     )
 
 
