@@ -116,7 +116,7 @@ def run(
             contender = CONTENDERS[name]
             with tempfile.TemporaryDirectory(prefix="bench-") as out:
                 result = contender.run(Path(out), replace(workload, seed=seed))
-            runs[name].append({"seed": seed, **_anytime(result)})
+            runs[name].append({"seed": seed, **anytime(result)})
             log(f"  {workload.name}, seed {seed}, {contender.label}: {result['wall_s']:.1f} s")
     target = _target(runs)
     rows = [_row(name, done, workload, target) for name, done in runs.items()]
@@ -129,7 +129,7 @@ def run(
     return {"rows": rows, "runs": flat, "target_val_loss": target}
 
 
-def _anytime(result: dict) -> dict:
+def anytime(result: dict) -> dict:
     """The run's curve as (seconds since its command, best val_loss so far), its first result
     and its best val_loss."""
     started, epochs = result.pop("started_at"), result.pop("curve")

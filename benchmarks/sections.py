@@ -1,11 +1,13 @@
-"""The suite's other sections: the training loop, checkpoint cost, scale."""
+"""The suite's other sections: the training loop, checkpoint cost, scale, a warm head."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -14,6 +16,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from benchmarks import compare, measure
 from benchmarks.workload import WORKLOADS, Workload
+from sweeps import head
 from trainable import TrainingRun, loop
 from trainable.activations import ACTIVATIONS
 from trainable.data import load
@@ -180,3 +183,50 @@ def scale(quick: bool, log: Callable[[str], None]) -> list[dict]:
             "driver_rss_mb": measured.driver_rss_mb,
         })  # fmt: skip
     return rows
+
+
+def warm_head(quick: bool, log: Callable[[str], None]) -> list[dict]:
+    """Our sweep of the reference workload starting its own Ray, and joining a warm head
+    (``python -m sweeps.head start``), in turns: the time to its first result and its wall."""
+    workload = WORKLOADS["reference"].sized(quick)
+    runs: dict[str, list[dict]] = {"own Ray": [], "warm head": []}
+    with tempfile.TemporaryDirectory(prefix="bench-ray-", dir="/tmp") as ray_tmp:
+        cold_tmp, warm_tmp = Path(ray_tmp, "cold"), Path(ray_tmp, "warm")
+        cold_tmp.mkdir()
+        warm_tmp.mkdir()
+        with _env(RAY_TMPDIR=str(warm_tmp)):
+            started = time.perf_counter()
+            head.start()
+            start_s = time.perf_counter() - started
+        try:
+            for round_ in range(1 if quick else 3):
+                for mode, tmp in (("own Ray", cold_tmp), ("warm head", warm_tmp)):
+                    with _env(RAY_TMPDIR=str(tmp)), tempfile.TemporaryDirectory() as out:
+                        run = compare.anytime(compare.CONTENDERS["ours"].run(Path(out), workload))
+                    runs[mode].append(run)
+                    log(f"  warm: round {round_ + 1}, {mode}: first result "
+                        f"{run['first_result_s']:.1f} s, wall {run['wall_s']:.1f} s")  # fmt: skip
+        finally:
+            with _env(RAY_TMPDIR=str(warm_tmp)):
+                head.stop()
+    return [
+        {"ray": mode, "first_result_s": statistics.median(r["first_result_s"] for r in done),
+         "wall_s": statistics.median(r["wall_s"] for r in done),
+         "head_start_s": start_s if mode == "warm head" else 0.0}
+        for mode, done in runs.items()
+    ]  # fmt: skip
+
+
+@contextlib.contextmanager
+def _env(**values: str) -> Iterator[None]:
+    """These environment variables for this process and the commands it starts meanwhile."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -94,7 +94,7 @@ def test_a_run_becomes_its_best_so_far_curve_from_the_command_start():
     result = {"started_at": 100.0, "wall_s": 9.0, "curve": [
         (104.0, 2.0), (104.5, float("nan")), (105.0, 2.5), (106.0, 1.0), (107.0, 1.5),
     ]}  # fmt: skip
-    run = compare._anytime(result)
+    run = compare.anytime(result)
     assert run["first_result_s"] == 4.0 and run["best_val_loss"] == 1.0
     assert run["best_so_far"] == [(4.0, 2.0), (6.0, 1.0)]
     assert compare.reached(run["best_so_far"], 1.5) == 6.0
