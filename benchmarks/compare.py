@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pyarrow.parquet as pq
@@ -102,9 +103,10 @@ CONTENDERS = {  # by the names --contenders takes
 
 def run(
     workload: Workload, seeds: list[int], log: Callable[[str], None], chosen: list[str]
-) -> dict[str, list[dict]]:
+) -> dict[str, Any]:
     """``rows``: one per contender in ``chosen``, the medians over ``seeds`` of its figures;
-    ``runs``: every run's figures and its curve (seconds since its command started).
+    ``runs``: every run's figures and its curve (seconds since its command started);
+    ``target_val_loss``: Optuna alone's median final best val_loss (None without it).
 
     For each seed the contenders take turns, the order rotating from seed to seed, so that a
     machine whose speed drifts over the minutes (this one's did, by tens of %) slows them alike.
