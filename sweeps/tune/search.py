@@ -117,6 +117,9 @@ class SweepSearch(Searcher):
         self.origin = origin  # for audit runs: the search, whose trials they continue
         self.num_trials = num_trials
         self.unfinished = sorted(unfinished, key=lambda trial: trial.number)
+        # By Ray trial id: Ray names each trial (its folder too) after it is proposed, and
+        # reading the trial back from the journal then cost a sync of the journal each time.
+        self.names: dict[str, str] = {}
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         if self.unfinished:
@@ -127,6 +130,7 @@ class SweepSearch(Searcher):
             return Searcher.FINISHED
         resume = self._resume(trial)
         self.record.ran_by(trial.number, trial_id)
+        self.names[trial_id] = trial.name
         # In an object store, the bucket's journal knows every trial before Ray writes a
         # folder for it there: a driver lost with its machine leaves no trial the record lacks.
         self.folder.publish_journal()
@@ -151,7 +155,7 @@ class SweepSearch(Searcher):
     def trial_name(self, trial: Trial) -> str:
         """``trial_007_3fa2b1c0`` (``confirm_007_2_...``, ``audit_007_...``): the record's name
         of the trial first, so folders sort by proposal."""
-        return f"{self.record.of(trial.trial_id).name}_{trial.trial_id}"
+        return f"{self.names[trial.trial_id]}_{trial.trial_id}"
 
     def record_of(self, trial_id: str) -> SweepRecord:
         """The record that holds the trial Ray runs as ``trial_id``."""
