@@ -147,14 +147,22 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda line: print(line, flush=True)  # noqa: E731
     for name in chosen:
         if name == COMPARE:
-            report[name] = {w: _compare(args, w, log) for w in workloads}
+            report[name] = {}
+            for workload in workloads:
+                report[name][workload] = _compare(args, workload, log)
+                _write(args.json, report)
             continue
         print(f"\n== {name} ==", flush=True)
         report[name] = SECTIONS[name](args, log)
         print(table(report[name]), flush=True)
-    args.json.write_text(json.dumps(_plain(report), indent=2))
+        _write(args.json, report)
     print(f"\nfigures: {args.json}")
     return 0
+
+
+def _write(path: Path, report: dict) -> None:
+    """The figures so far: a section that fails later loses none of the earlier ones."""
+    path.write_text(json.dumps(_plain(report), indent=2))
 
 
 def _compare(args: argparse.Namespace, name: str, log: Callable[[str], None]) -> dict:

@@ -35,6 +35,10 @@ def anytime(name: str, figures: dict, path: Path) -> Path:
         ax.axhline(target, color="grey", linestyle="--", linewidth=1,
                    label="Optuna alone's median final best val_loss")  # fmt: skip
     ax.set_yscale("log")
+    finals = [run["best_so_far"][-1][1] for run in figures["runs"] if run["best_so_far"]]
+    if finals:  # the race near the end, not the first epochs' losses of hundreds
+        top = 10 * (target if target is not None and math.isfinite(target) else min(finals))
+        ax.set_ylim(0.8 * min(finals), top)
     ax.set_xlabel("wall time since the command started (s)")
     ax.set_ylabel("best val_loss so far")
     seeds = sorted({run["seed"] for run in figures["runs"]})
