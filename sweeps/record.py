@@ -231,10 +231,6 @@ class SweepRecord:
         self._trial(number).set_user_attr(RAY_TRIALS_ATTR, [*held, ray_trial])
         self._numbers[ray_trial] = number
 
-    def of(self, ray_trial: str) -> TrialRecord:
-        """The trial that the Ray trial ``ray_trial`` runs (handed out here)."""
-        return self._record(self._numbers[ray_trial])
-
     def number_of(self, ray_trial: str) -> int:
         """The number of the trial that the Ray trial ``ray_trial`` runs (handed out here)."""
         return self._numbers[ray_trial]
