@@ -151,7 +151,7 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> tune.Tuner
                                          (cfg.audit_pruned, _audit)) if wanted]  # fmt: skip
     phases = PhasedSearch(
         _phase(cfg, folder, space, record, cfg.num_trials),
-        [lambda phase=phase: phase(cfg, folder, space) for phase in later],
+        [lambda phase=phase: phase(cfg, folder, space, record) for phase in later],
         folder,
     )
     if not phases.pending:
@@ -163,21 +163,24 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> tune.Tuner
     return _tuner(cfg, folder, space, phases, scheduler, SweepStopper(cfg.patience, phases.judged))
 
 
-def _confirmation(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> SweepSearch | None:
-    """The confirmation runs the record has left (see :mod:`sweeps.confirm`)."""
+def _confirmation(
+    cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, search: SweepRecord
+) -> SweepSearch | None:
+    """The confirmation runs the record has left (see :mod:`sweeps.confirm`), planned from the
+    ``search`` record, which has every search trial's end by then."""
     record = SweepRecord(folder, confirm.CONFIRM)
     record.settle(cfg.max_epochs, cfg.patience)
-    search = SweepRecord(folder).trials()
-    runs = confirm.plan(record, search, cfg.confirm_top, cfg.confirm_seeds)
+    runs = confirm.plan(record, search.trials(), cfg.confirm_top, cfg.confirm_seeds)
     return _phase(cfg, folder, space, record, runs)
 
 
-def _audit(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> SweepSearch | None:
-    """The audit runs the record has left (see :mod:`sweeps.audit`): pruned trials continued
-    from their checkpoints to the full budget."""
+def _audit(
+    cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, search: SweepRecord
+) -> SweepSearch | None:
+    """The audit runs the record has left (see :mod:`sweeps.audit`): pruned trials of the
+    ``search`` record continued from their checkpoints to the full budget."""
     record = SweepRecord(folder, audit.AUDIT)
     record.settle(cfg.max_epochs, cfg.patience)
-    search = SweepRecord(folder)
     runs = audit.plan(record, search.trials(), cfg.audit_pruned, cfg.seed)
     return _phase(cfg, folder, space, record, runs, origin=search)
 
