@@ -3,9 +3,9 @@
     python examples/sweep_in_python.py
 
 ``sweeps.sweep`` takes the classes and functions themselves, and the options of
-``python -m sweeps.run`` as keyword arguments. Workers and checkpoints import them again by
-their import path, so they must live in a module or in this script, not in a notebook cell;
-the ``__main__`` guard keeps a process that imports this file from starting a sweep.
+``python -m sweeps.run`` as keyword arguments. Workers and checkpoints import these again by
+their import path; the ``__main__`` guard keeps a process that imports this file from starting
+a sweep. Code defined in a notebook travels by value instead: see ``notebook.ipynb``.
 """
 
 from __future__ import annotations

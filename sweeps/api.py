@@ -23,10 +23,13 @@ def sweep(
     space: str | Callable[..., Any] = "default",
     **options: Any,
 ) -> SweepResults:
-    """Run a sweep; ``model``, ``dataset`` and ``space`` may be a module-level class or function.
+    """Run a sweep; ``model``, ``dataset`` and ``space`` may be a top-level class or function.
 
-    Workers and checkpoints rebuild them by import path, so an object must live in a module
-    (or in the running script), not in a notebook cell.
+    One from a module or the running script travels by its import path. One defined in a
+    notebook cell or an interactive session travels by value (see :mod:`trainable.by_value`):
+    sent to every worker, and kept in the sweep folder for ``--resume``, replays and rebuilt
+    checkpoints. To resume such a sweep from the notebook, pass the same objects with
+    ``resume=True``; they win over the folder's copy.
     """
     values = {
         **options,

@@ -60,6 +60,7 @@ def read(location: str, number: str) -> Replay:
     except ValueError as err:  # pydantic's ValidationError is one
         reason = str(err).splitlines()[0]
         raise ConfigError(f"unreadable {SAVED_CONFIG} in {location}: {reason}") from None
+    folder.load_code([cfg.model, cfg.dataset])  # a notebook's model and data, by value
     study = load_study(folder)
     trials = study.get_trials(deepcopy=False) if study else []
     if not number.isdigit() or int(number) >= len(trials):

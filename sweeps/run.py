@@ -66,6 +66,7 @@ class Plan:
     folder: SweepFolder
     space: SpaceInfo
     runtime_env: dict[str, Any]  # what Ray ships to workers on a cluster: the user's code
+    code: bytes | None  # the user's objects that came by value (a notebook's), serialised
 
 
 def prepare(cfg: SweepConfig) -> Plan:
@@ -73,6 +74,7 @@ def prepare(cfg: SweepConfig) -> Plan:
     folder = SweepFolder.in_storage(cfg.storage, cfg.name)
     if cfg.resume:
         cfg = _resumed(cfg, folder)
+        folder.load_code(user_code_of(cfg))
     elif folder.exists():
         raise ConfigError(
             f"sweep {cfg.name!r} already exists in {folder.storage}; "
@@ -92,8 +94,14 @@ def prepare(cfg: SweepConfig) -> Plan:
             f"restore it (a copy is in {folder.file_uri(SAVED_SPACE)}) or start a new sweep"
         )
     preflight.check({**settings, **space.first, TRIAL_INDEX: 0})
+    code = user_code.payload(user_code_of(cfg))
     folder.ensure_writable()
-    return Plan(cfg, folder, space, runtime_env(cfg))
+    return Plan(cfg, folder, space, runtime_env(cfg), code)
+
+
+def user_code_of(cfg: SweepConfig) -> list[str]:
+    """The references of the sweep's model, data loader and search space."""
+    return [cfg.model, cfg.dataset, cfg.space]
 
 
 def runtime_env(cfg: SweepConfig) -> dict[str, Any]:
@@ -205,6 +213,7 @@ def run(plan: Plan) -> SweepResults:
         cluster.check_shared_storage(folder)
         # A larger --num-trials is saved too: a sweep resumed again continues the larger one.
         folder.write_bytes(SAVED_CONFIG, cfg.model_dump_json(indent=2).encode())
+        folder.write_code(plan.code)
         if plan.space.text is not None and not cfg.resume:
             folder.write_bytes(SAVED_SPACE, plan.space.text.encode())
         # The search, then its best confirmed over seeds and its pruning audited.

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from trainable import checkpoint, data, factory, loop, seeding
+from trainable import by_value, checkpoint, data, factory, loop, seeding
 from trainable.config import TrialConfig
 from trainable.optim import build_optimizer, build_scheduler
 
@@ -136,12 +136,38 @@ class TrainingRun:
         self.load_state_dict(checkpoint.load(directory, map_location=self.device))
 
     @classmethod
-    def from_checkpoint(cls, directory: str, device: str | torch.device = "cpu") -> TrainingRun:
-        """Rebuild a run from its bundle alone (the config travels inside it)."""
+    def from_checkpoint(
+        cls,
+        directory: str,
+        device: str | torch.device = "cpu",
+        *,
+        model: Any = None,
+        dataset: Any = None,
+    ) -> TrainingRun:
+        """Rebuild a run from its bundle (the config, which names the model and the data,
+        travels inside it).
+
+        ``model`` and ``dataset``, a class or function, stand for what the config names: pass
+        them for code defined in a notebook (they win over the sweep folder's copy, see
+        :mod:`trainable.by_value`), or to rebuild with code that moved.
+        """
         bundle = checkpoint.load(directory, map_location=device)
-        run = cls(bundle["config"], device)
+        config = bundle["config"]
+        for name, obj in (("model", model), ("dataset", dataset)):
+            if obj is not None:
+                by_value.register(config[name], obj)
+        _install_code_beside(directory, [config["model"], config["dataset"]])
+        run = cls(config, device)
         run.load_state_dict(bundle)
         return run
+
+
+def _install_code_beside(directory: str, references: list[str]) -> None:
+    """The sweep folder's code by value above the checkpoint in ``directory``, for references
+    this process has no object for (the objects passed, or registered before, win)."""
+    found = by_value.find_file(directory) if by_value.missing(references) else None
+    if found is not None:
+        by_value.install(found.read_bytes(), replace=False)
 
 
 def load_split(cfg: TrialConfig, device: torch.device) -> data.Split | data.DatasetSplit:

@@ -19,7 +19,7 @@ import ray
 import torch
 from ray import tune
 
-from trainable import checkpoint
+from trainable import by_value, checkpoint
 from trainable.checkpoint import CheckpointError, load_first_good
 from trainable.run import TrainingRun
 
@@ -41,7 +41,11 @@ def _device() -> torch.device:
 class SweepTrainable(tune.Trainable):
     """One trial of a sweep; reports epoch metrics and never the test split."""
 
-    def setup(self, config: dict[str, Any]) -> None:
+    def setup(self, config: dict[str, Any], code: bytes | None = None) -> None:
+        """``code``: the user's objects that travel by value (see :mod:`trainable.by_value`),
+        which the sweep passes through ``tune.with_parameters`` (Ray's object store)."""
+        if code is not None:
+            by_value.install(code)
         # Ray logs every checkpoint at INFO; the sweep saves one per trial and N epochs.
         logging.getLogger("ray.train").setLevel(logging.WARNING)
         cpus = max(1, int(self.trial_resources.head_cpus) if self.trial_resources else 1)

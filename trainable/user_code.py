@@ -5,7 +5,9 @@ rebuilding a checkpoint. The driver turns a file path absolute (:func:`normalize
 that has the file loads it from there, as module ``<file stem>`` with the file's folder on
 ``sys.path`` (so the file imports its neighbours as it does when run as a script); one that
 has not (a worker on another node) imports ``<file stem>``, which the sweep ships to every
-worker through Ray's runtime environment. No torch and no Ray here.
+worker through Ray's runtime environment. An object defined in a notebook or an interactive
+session is named ``__main__:Name`` and travels by value (:mod:`trainable.by_value`). No torch
+and no Ray here.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from trainable import by_value
 
 PACKAGE_ROOTS = tuple(
     str(Path(__file__).resolve().parent.parent / name)
@@ -56,7 +60,19 @@ def normalize(reference: str) -> str:
 
 
 def load(reference: str, what: str) -> Any:
-    """The object ``reference`` names; ``what`` (model, dataset, space) words the errors."""
+    """The object ``reference`` names; ``what`` (model, dataset, space) words the errors.
+
+    An object registered under ``reference`` in this process (code by value, or an object the
+    caller passed to stand for it) comes first."""
+    found = by_value.lookup(reference)
+    if found is not None:
+        return found
+    if by_value.is_by_value(reference):
+        raise UserCodeError(
+            f"{what} {reference} was defined in a notebook or an interactive session, and this "
+            f"process does not have it: pass the object itself ({what}=...), or use the sweep "
+            f"folder, whose {by_value.FILENAME} holds it"
+        )
     where, attr = split(reference)
     module = _load_file(where, what) if where.endswith(".py") else _import(where, what)
     obj: Any = module
@@ -76,22 +92,21 @@ def load(reference: str, what: str) -> Any:
 
 
 def reference_of(obj: Any, what: str) -> str:
-    """The import path of a function or class, for the Python entry point's objects."""
+    """The import path of a function or class, for the Python entry point's objects; for one
+    defined in a notebook or an interactive session, ``__main__:Name``, and the object is kept
+    to be sent by value (see :mod:`trainable.by_value`)."""
     if isinstance(obj, str):
         return obj
     module, name = getattr(obj, "__module__", None), getattr(obj, "__qualname__", "")
     if not callable(obj) or module is None or "<" in name:
         raise UserCodeError(
             f"{what} {obj!r} is not a module-level class or function; define it at the top "
-            "level of a module, so that workers and checkpoints can import it"
+            "level of a module or a notebook cell, so that workers and checkpoints can find it"
         )
-    if module == "__main__":
-        path = getattr(sys.modules["__main__"], "__file__", None)
-        if path is None:
-            raise UserCodeError(
-                f"{what} {name} is defined in a notebook or an interactive session; workers "
-                "cannot import it from there: move it to a .py file and import it from that"
-            )
+    if module == by_value.MAIN:
+        path = getattr(sys.modules[by_value.MAIN], "__file__", None)
+        if path is None or not Path(path).is_file():  # a notebook, python -, the REPL
+            return by_value.reference_of(obj)
         return normalize(f"{path}:{name}")
     # A module file beside the script, not installed: by its path, so that a checkpoint
     # rebuilds the model from any folder (a package keeps its import path).
@@ -103,7 +118,10 @@ def reference_of(obj: Any, what: str) -> str:
 
 def source_file(reference: str) -> Path | None:
     """The file or package folder to ship to workers for ``reference``; None where the code is
-    installed (in site-packages, or part of this project), so that workers have it already."""
+    installed (in site-packages, or part of this project), so that workers have it already, or
+    where it travels by value."""
+    if by_value.is_by_value(reference):
+        return None
     where, _ = split(reference)
     if where.endswith(".py"):
         return Path(where)
@@ -119,6 +137,20 @@ def source_file(reference: str) -> Path | None:
         path = Path(spec.origin)
         located = path.parent if path.name == "__init__.py" else path
     return None if _installed(located) else located
+
+
+def payload(references: list[str]) -> bytes | None:
+    """The objects of ``references`` that travel by value, serialised for workers and the sweep
+    folder (None: none does); a one-line error for an object that cannot be serialised."""
+    try:
+        return by_value.dumps(references)
+    except Exception as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        named = ", ".join(r for r in references if by_value.is_by_value(r))
+        raise UserCodeError(
+            f"{named} cannot be sent to workers by value ({reason}); create what it holds "
+            "inside it, or move it to a .py file and import it from there"
+        ) from None
 
 
 def accepts(fn: Any, name: str) -> bool:

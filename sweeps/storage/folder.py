@@ -14,9 +14,11 @@ import pyarrow.fs as pafs
 
 from sweeps.config import ConfigError
 from sweeps.storage.atomic_fs import atomic_local_filesystem
+from trainable import by_value
 
 JOURNAL = "optuna.journal"  # the Optuna journal's file name (see sweeps.storage.journal)
 TENSORBOARD = "tensorboard"
+CODE = by_value.FILENAME  # the user's objects that came by value (from a notebook)
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,18 @@ class SweepFolder:
         with self.filesystem.open_output_stream(target) as out:
             out.write(data)
         return target
+
+    def write_code(self, code: bytes | None) -> None:
+        """Keep the objects that came by value (see :mod:`trainable.by_value`), for a resume
+        from the command line, a replay and a checkpoint rebuilt."""
+        if code is not None:
+            self.write_bytes(CODE, code)
+
+    def load_code(self, references: list[str]) -> None:
+        """Register the folder's objects by value for those of ``references`` this process has
+        none for (an object the caller passed wins). Loading them runs their code."""
+        if by_value.missing(references) and self.has(CODE):
+            by_value.install(self.read_bytes(CODE), replace=False)
 
     def read_bytes(self, filename: str) -> bytes:
         with self.filesystem.open_input_stream(self.file(filename)) as handle:

@@ -42,6 +42,7 @@ from sweeps.tune.search import (
 )
 from sweeps.tune.stopping import stalled
 from sweeps.tune.watchdog import HangWatchdog
+from trainable import user_code
 from trainable.tune_adapter import SweepTrainable
 
 
@@ -130,9 +131,14 @@ def progress_table(columns: list[str]) -> CLIReporter:
 
 
 def _trainable(cfg: SweepConfig) -> Any:
-    return tune.with_resources(
-        SweepTrainable, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial}
-    )
+    """The trial's class with its resources, and the user's code that travels by value (from
+    a notebook: see :mod:`trainable.by_value`) put once in Ray's object store for every
+    worker."""
+    trainable = SweepTrainable
+    code = user_code.payload([cfg.model, cfg.dataset])
+    if code is not None:
+        trainable = tune.with_parameters(SweepTrainable, code=code)
+    return tune.with_resources(trainable, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial})
 
 
 def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> tune.Tuner | None:
