@@ -66,7 +66,7 @@ class Plan:
     folder: SweepFolder
     space: SpaceInfo
     runtime_env: dict[str, Any]  # what Ray ships to workers on a cluster: the user's code
-    code: bytes | None  # the user's objects that came by value (a notebook's), serialised
+    code: bytes | None = None  # the user's objects that came by value (a notebook's), serialised
 
 
 def prepare(cfg: SweepConfig) -> Plan:

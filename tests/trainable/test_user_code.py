@@ -240,18 +240,15 @@ def test_reference_of_an_object_of_a_script_names_the_scripts_file(user_file) ->
     assert result.stdout.strip() == f"{script.resolve()}:Net"
 
 
-def test_reference_of_an_object_of_an_interactive_session_is_refused() -> None:
+def test_reference_of_an_object_of_an_interactive_session_is_by_value() -> None:
     code = (
-        "from trainable import user_code\nclass Net:\n    pass\n"
-        "try:\n    user_code.reference_of(Net, 'model')\n"
-        "except user_code.UserCodeError as err:\n    print(err)\n"
+        "from trainable import by_value, user_code\nclass Net:\n    pass\n"
+        "reference = user_code.reference_of(Net, 'model')\n"
+        "print(reference, user_code.load(reference, 'model') is Net)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)  # fmt: skip
-    assert result.stdout.strip() == (
-        "model Net is defined in a notebook or an interactive session; workers cannot import it "
-        "from there: move it to a .py file and import it from that"
-    )
+    assert result.stdout.strip() == "__main__:Net True"
 
 
 def test_source_file_is_none_for_installed_code_and_the_file_for_a_users(
