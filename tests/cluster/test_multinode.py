@@ -421,6 +421,40 @@ def test_user_code_beside_the_driver_is_shipped_to_the_workers(cluster):
     assert best["config"]["width"] in {row["width"] for row in trials}
 
 
+# The same code typed into an interactive session (``python -`` reads it from stdin): it has no
+# file that a worker could import, so it travels by value.
+INTERACTIVE = f"""\
+{USER_CODE["tiny_models.py"]}
+{USER_CODE["tiny_data.py"]}
+{USER_CODE["tiny_space.py"]}
+import sys
+import sweeps
+
+results = sweeps.sweep(model=TinyNet, dataset=load, space=space, address="auto",
+                       storage=sys.argv[1], name="by-value", num_trials=2, max_epochs=2,
+                       grace_period=1, confirm_seeds=0)
+print("best model:", results.best["model"])
+"""
+
+
+def test_code_of_an_interactive_session_travels_to_the_workers_by_value(cluster):
+    network, results = cluster
+    script = network.root / "interactive.py"  # fed on stdin: the session has no file
+    script.write_text(INTERACTIVE)
+    argv = sweep_command(network, results)
+    start = argv[-1].index("exec python")
+    argv[-1] = argv[-1][:start] + f"exec python - {results} < {script}"
+    code, log = network.run("sweep", argv, timeout=300)
+    assert code == 0, log[-3000:]
+    assert "best model: __main__:TinyNet" in log
+    folder = results / "by-value"
+    trials = pq.read_table(folder / "trials.parquet").to_pylist()
+    assert len(trials) == 2 and {row["status"] for row in trials} <= {"COMPLETE", "PRUNED"}
+    hosts = {address: name for name, address in network.hosts.items()}
+    assert {hosts[address] for address in trial_nodes(folder).values()} <= {"worker1", "worker2"}
+    assert (folder / "code.pkl").is_file()
+
+
 def test_storage_a_worker_cannot_see_is_refused(cluster):
     """A worker with its own empty folder over the results path (no NFS mount there)."""
     network, results = cluster
