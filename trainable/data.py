@@ -3,10 +3,12 @@
 Built-in sources and table files (see :mod:`trainable.sources`) and a user's loader returning
 features and labels become a :class:`Split` of tensors that stay on the trial's device, batched
 by index slicing. A user's map-style ``torch.utils.data.Dataset`` becomes a
-:class:`DatasetSplit`, batched by a DataLoader. A loader may also return its own
-``{"train": ..., "val": ..., "test": ...}`` parts; then no split is drawn. Tabular (2-D)
-features are standardised with training statistics only; images and Datasets are left as they
-are. Validation picks models; the test split is read once, after the sweep.
+:class:`~trainable.datasets.DatasetSplit`, batched by a DataLoader. A loader may also return its
+own ``{"train": ..., "val": ..., "test": ...}`` parts; then no split is drawn. Beside a Dataset
+(``{"dataset": ds, "collate_fn": fn}``) or beside the parts, ``collate_fn`` is the user's own
+batching (see :mod:`trainable.datasets`). Tabular (2-D) features are standardised with training
+statistics only; images and Datasets are left as they are. Validation picks models; the test
+split is read once, after the sweep.
 
 Each split keeps the row indices its parts were drawn with, and :func:`fingerprint` gives the
 SHA-256 of the data as loaded and of those indices, which a sweep's manifest records.
@@ -17,27 +19,25 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset, TensorDataset
+from torch.utils.data import Dataset, IterableDataset, Subset, TensorDataset
 
 from trainable import user_code
+from trainable.batching import Batches, batches
+from trainable.datasets import PARTS, Collate, DatasetSplit, Indices, dataset_split, update_digest
 from trainable.factory import DataFacts
-from trainable.sources import DataError, read
+from trainable.sources import DataError, check_labels, read
 
-PARTS = ("train", "val", "test")
 EVAL_CHUNK = 8192  # rows per forward pass when evaluating resident tensors
-Batches = Iterator[tuple[torch.Tensor, torch.Tensor]]
-# The rows of the data as loaded that went into train, val and test: the seed's draw, or the
-# positions of the user's own parts one after the other.
-Indices = tuple[np.ndarray, np.ndarray, np.ndarray]
 # The data as its source gives it: arrays with their class names, a Dataset, or a mapping of
-# the user's own parts.
+# the user's own parts (with a collate function, perhaps).
 Loaded = tuple[np.ndarray, np.ndarray, tuple] | Dataset | Mapping
+FORMS = ("train, val, test", "train, val, test, collate_fn", "dataset, collate_fn")
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,8 @@ class Split:
         return Split(**moved, classes=self.classes, indices=self.indices)
 
     def train_batches(self, batch_size: int, generator: torch.Generator) -> Batches:
-        """Shuffled mini-batches of the training rows, sliced on the device."""
+        """Shuffled mini-batches of the training rows, sliced on the device; a last batch of
+        one row joins the one before (see :func:`trainable.batching.batch_sizes`)."""
         x, y = self.x_train, self.y_train
         return ((x[i], y[i]) for i in batches(len(y), batch_size, generator, x.device))
 
@@ -84,62 +85,9 @@ class Split:
             (x[s : s + EVAL_CHUNK], y[s : s + EVAL_CHUNK]) for s in range(0, len(y), EVAL_CHUNK)
         )
 
-    def sample(self, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.x_train[:rows], self.y_train[:rows]
-
-
-@dataclass(frozen=True)
-class DatasetSplit:
-    """Three map-style Datasets of ``(features, label)`` items, read through DataLoaders."""
-
-    train: Dataset
-    val: Dataset
-    test: Dataset
-    classes: tuple[str, ...]
-    input_shape: tuple[int, ...]
-    indices: Indices
-
-    @property
-    def facts(self) -> DataFacts:
-        return DataFacts(len(self.classes), self.input_shape)
-
-    def to(self, device: torch.device | str) -> DatasetSplit:
-        return self  # batches move as they are read
-
-    def sample(self, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
-        items = [self.train[i] for i in range(min(rows, len(self.train)))]
-        x, y = torch.utils.data.default_collate(items)
-        return x, y
-
-
-def loader(
-    dataset: Dataset,
-    *,
-    batch_size: int,
-    generator: torch.Generator | None,
-    workers: int,
-    device: torch.device,
-) -> DataLoader:
-    """A DataLoader over ``dataset``: shuffled by ``generator`` (training) or in order.
-
-    ``workers`` processes read ahead, and on a GPU batches come from pinned memory.
-    """
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=generator is not None,
-        generator=generator,
-        num_workers=workers,
-        pin_memory=device.type == "cuda",
-    )
-
-
-def on_device(batches: DataLoader, device: torch.device) -> Batches:
-    non_blocking = device.type == "cuda"
-    return (
-        (x.to(device, non_blocking=non_blocking), y.to(device, non_blocking=non_blocking))
-        for x, y in batches
-    )
+    def sample(self, rows: int, part: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
+        """The first ``rows`` rows of ``part``."""
+        return getattr(self, f"x_{part}")[:rows], getattr(self, f"y_{part}")[:rows]
 
 
 @functools.lru_cache(maxsize=4)
@@ -168,9 +116,10 @@ def fingerprint(
 
     ``data_sha256`` covers the data as its source gives it, before any standardisation: features
     and labels as arrays (each with its dtype and shape) and the class names; for a Dataset,
-    every item's features and label as tensors, read once in index order (a Dataset that
-    augments at random gives another digest each time); for the user's own parts, each part so,
-    train, val, test. ``split_sha256`` covers the train, val and test row indices.
+    every item's features (each tensor of a tuple or mapping) and label as tensors, read once in
+    index order (a Dataset that augments at random gives another digest each time), or with a
+    collate function its collated batches in index order; for the user's own parts, each part
+    so, train, val, test. ``split_sha256`` covers the train, val and test row indices.
     """
     loaded = _loaded(source, label, seed)
     split = _divided(source, loaded, seed, (val_fraction, test_fraction))
@@ -182,14 +131,6 @@ def fingerprint(
         "split_sha256": indices.hexdigest(),
         "rows": {name: len(part) for name, part in zip(PARTS, split.indices, strict=True)},
     }
-
-
-def batches(
-    n: int, batch_size: int, generator: torch.Generator, device: torch.device
-) -> Iterator[torch.Tensor]:
-    """Shuffled mini-batch index tensors covering ``range(n)`` once (the last may be short)."""
-    order = torch.randperm(n, generator=generator).to(device, non_blocking=True)
-    return iter(order.split(batch_size))
 
 
 def _order(n: int, seed: int, fractions: tuple[float, float]) -> list[np.ndarray]:
@@ -243,27 +184,52 @@ def _loaded(source: str, label: str | None, seed: int) -> Loaded:
 def _divided(
     source: str, loaded: Loaded, seed: int, fractions: tuple[float, float]
 ) -> Split | DatasetSplit:
-    if isinstance(loaded, Mapping):
-        return _given_parts(source, loaded)
-    if _is_dataset(loaded):
-        test, val, train = _order(len(loaded), seed, fractions)
-        parts = [Subset(loaded, part.tolist()) for part in (train, val, test)]
-        return _dataset_split(source, loaded, parts, (train, val, test))
-    return _split(*loaded, seed, fractions)
+    body, collate_fn = _form(source, loaded) if isinstance(loaded, Mapping) else (loaded, None)
+    if isinstance(body, Mapping):
+        return _given_parts(source, body, collate_fn)
+    if _is_dataset(body):
+        test, val, train = _order(len(body), seed, fractions)
+        parts = [Subset(body, part.tolist()) for part in (train, val, test)]
+        return dataset_split(source, body, parts, (train, val, test), collate_fn)
+    return _split(*body, seed, fractions)
 
 
-def _given_parts(reference: str, value: Mapping) -> Split | DatasetSplit:
-    if set(value) != set(PARTS):
+def _form(reference: str, value: Mapping) -> tuple[Dataset | Mapping, Collate | None]:
+    """The Dataset or the mapping of parts that a loader's mapping holds, and its collate_fn."""
+    keys = set(value)
+    if keys == set(PARTS):
+        return value, None
+    if keys == {*PARTS, "collate_fn"}:
+        body = {part: value[part] for part in PARTS}
+    elif keys == {"dataset", "collate_fn"} and _is_dataset(value["dataset"]):
+        body = value["dataset"]
+    elif keys == {"dataset", "collate_fn"}:
+        raise DataError(
+            f"dataset {reference}: its dataset is {user_code.a_kind_of(value['dataset'])}; "
+            "beside a collate_fn it must be a map-style torch.utils.data.Dataset"
+        )
+    else:
         raise DataError(
             f"dataset {reference} returned a mapping with keys {sorted(map(str, value))}; "
-            f"its keys must be exactly {', '.join(PARTS)}"
+            f"its keys must be exactly {'; or '.join(FORMS)}"
         )
-    if any(_is_dataset(value[part]) for part in PARTS):
+    if not callable(value["collate_fn"]):
+        raise DataError(
+            f"dataset {reference}: its collate_fn is {user_code.a_kind_of(value['collate_fn'])}; "
+            "it must be a function of a list of items that returns (inputs, labels)"
+        )
+    return body, value["collate_fn"]
+
+
+def _given_parts(
+    reference: str, value: Mapping, collate_fn: Collate | None
+) -> Split | DatasetSplit:
+    if collate_fn is not None or any(_is_dataset(value[part]) for part in PARTS):
         parts = [
             value[part] if _is_dataset(value[part]) else _tensor_dataset(reference, part, value)
             for part in PARTS
         ]
-        return _dataset_split(reference, value["train"], parts, _consecutive(parts))
+        return dataset_split(reference, value["train"], parts, _consecutive(parts), collate_fn)
     pairs = [_pair(reference, part, value[part]) for part in PARTS]
     shapes = {x.shape[1:] for x, _ in pairs}
     if len(shapes) > 1:
@@ -311,24 +277,8 @@ def _pair(reference: str, part: str, value: Any) -> tuple[np.ndarray, np.ndarray
             f"dataset {reference}: {part} features must be numbers shaped (samples, ...), "
             f"got {features.dtype} of shape {features.shape}"
         )
-    _check_labels(reference, part, labels, len(features))
+    check_labels(reference, part, labels, len(features))
     return features, labels.astype(np.int64)
-
-
-def _check_labels(reference: str, part: str, labels: np.ndarray, rows: int) -> None:
-    integral = np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.bool_)
-    if labels.ndim != 1 or not integral or (labels.size and labels.min() < 0):
-        raise DataError(
-            f"dataset {reference}: {part} labels must be class indices (a 1-D array of integers "
-            f">= 0), got {labels.dtype} of shape {labels.shape}; for one-hot labels use "
-            "labels.argmax(1)"
-        )
-    if len(labels) != rows:
-        raise DataError(
-            f"dataset {reference}: {part} has {rows} feature rows but {len(labels)} labels"
-        )
-    if len(labels) == 0:
-        raise DataError(f"dataset {reference}: {part} is empty")
 
 
 def _array(value: Any) -> np.ndarray | None:
@@ -348,87 +298,32 @@ def _is_dataset(value: Any) -> bool:
     return isinstance(value, Dataset)
 
 
-def _dataset_split(
-    reference: str, whole: Dataset, parts: list[Dataset], indices: Indices
-) -> DatasetSplit:
-    for name, part in zip(PARTS, parts, strict=True):
-        if len(part) == 0:
-            raise DataError(f"dataset {reference}: the {name} part is empty")
-    shapes = [tuple(_item(reference, part, 0)[0].shape) for part in parts]
-    if len(set(shapes)) > 1:
-        raise DataError(
-            f"dataset {reference}: train, val and test features differ in shape: "
-            + ", ".join(f"{name} {shape}" for name, shape in zip(PARTS, shapes, strict=True))
-        )
-    return DatasetSplit(*parts, _dataset_classes(reference, whole, parts), shapes[0], indices)
-
-
-def _item(reference: str, dataset: Dataset, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-    try:
-        item = dataset[index]
-    except Exception as err:
-        raise user_code.raised("dataset", f"{reference} item {index}", err) from err
-    if not (isinstance(item, tuple | list) and len(item) == 2):
-        raise DataError(
-            f"dataset {reference}: item {index} is {user_code.a_kind_of(item)}; a Dataset's items "
-            "must be (features, label) pairs"
-        )
-    x, y = (torch.as_tensor(v) for v in item)
-    if y.ndim != 0 or y.is_floating_point() or y.item() < 0:
-        raise DataError(
-            f"dataset {reference}: the label of item {index} must be a class index (an int "
-            f">= 0), got {item[1]!r}"
-        )
-    return x, y
-
-
-def _dataset_classes(reference: str, whole: Dataset, parts: list[Dataset]) -> tuple[str, ...]:
-    """The class names: the Dataset's ``classes``, or read off its labels.
-
-    ``targets`` (as torchvision's datasets have) gives the labels at once; otherwise every item
-    is read once, so a Dataset with ``classes`` or ``targets`` starts faster.
-    """
-    classes = getattr(whole, "classes", None)
-    if classes is not None:
-        return tuple(str(c) for c in classes)
-    targets = getattr(whole, "targets", None)
-    if targets is not None:
-        labels = np.asarray(targets)
-        _check_labels(reference, "targets", labels, len(labels))
-    else:
-        labels = np.array(
-            [int(_item(reference, part, i)[1]) for part in parts for i in range(len(part))]
-        )
-    return tuple(str(c) for c in range(int(labels.max()) + 1))
-
-
 def _content_digest(source: str, loaded: Loaded) -> str:
     """The SHA-256 of the data as loaded (see :func:`fingerprint`)."""
     digest = hashlib.sha256()
-    if isinstance(loaded, Mapping):
+    body, collate_fn = _form(source, loaded) if isinstance(loaded, Mapping) else (loaded, None)
+    if isinstance(body, Mapping):
         for part in PARTS:
-            _update_part(digest, source, part, loaded[part])
-    elif _is_dataset(loaded):
-        _update_part(digest, source, "its value", loaded)
+            _update_part(digest, source, part, body[part], collate_fn)
+    elif _is_dataset(body):
+        _update_part(digest, source, "its value", body, collate_fn)
     else:
-        features, labels, classes = loaded
+        features, labels, classes = body
         _update(digest, features)
         _update(digest, labels.astype(np.int64))  # as trained on, whatever the platform's int
         digest.update(json.dumps(list(classes)).encode())
     return digest.hexdigest()
 
 
-def _update_part(digest: Any, source: str, part: str, value: Any) -> None:
+def _update_part(
+    digest: Any, source: str, part: str, value: Any, collate_fn: Collate | None
+) -> None:
     """A part's features and labels, or a Dataset's items in index order, as tensors."""
     if not _is_dataset(value):
         for array in _pair(source, part, value):
             _update(digest, array)
         return
-    for index in range(len(value)):
-        for tensor in _item(source, value, index):
-            flat = tensor.detach().cpu().contiguous().reshape(-1)
-            digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
-            digest.update(flat.view(torch.uint8).numpy().tobytes())
+    update_digest(digest, source, part, value, collate_fn)
 
 
 def _update(digest: Any, array: np.ndarray) -> None:

@@ -1,9 +1,12 @@
 """One epoch of mini-batch training and one pass of evaluation, over batches on the device.
 
-Batches are ``(features, labels)`` pairs already on the model's device: index slices of
-resident tensors, or a DataLoader's batches (see :mod:`trainable.data`). A training epoch keeps
-each batch's loss and predictions on the device and reduces them once at its end: no per-batch
-bookkeeping ops, and a GPU is not synchronised after every batch.
+Batches are ``(inputs, labels)`` pairs already on the model's device: index slices of resident
+tensors, or a DataLoader's batches (see :mod:`trainable.batching`), where ``inputs`` is a tensor,
+a tuple of tensors or a mapping of names to tensors, which :func:`trainable.batching.call` hands
+to the model. A training epoch keeps each batch's loss and predictions on the device and reduces
+them once at its end: no per-batch bookkeeping ops, and a GPU is not synchronised after every
+batch. Training batches never hold a single row, unless the batch size is 1 or the split has
+one row (see :func:`trainable.batching.batch_sizes`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from trainable.batching import Batch, call
 
 _loss = nn.CrossEntropyLoss(reduction="sum")
 
@@ -25,14 +30,14 @@ class EpochMetrics:
 
 def train_epoch(
     model: nn.Module,
-    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    batches: Iterable[Batch],
     optimizer: torch.optim.Optimizer,
 ) -> EpochMetrics:
     """One pass over the batches; metrics are the per-batch training values, weighted by size."""
     model.train()
     losses, predictions, targets = [], [], []
     for xb, yb in batches:
-        scores = model(xb)
+        scores = call(model, xb)
         loss = nn.functional.cross_entropy(scores, yb)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -50,14 +55,12 @@ def train_epoch(
 
 
 @torch.no_grad()
-def evaluate(
-    model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]
-) -> EpochMetrics:
+def evaluate(model: nn.Module, batches: Iterable[Batch]) -> EpochMetrics:
     """Mean loss and accuracy over the batches (chunks of a split bound the memory)."""
     model.eval()
     total_loss, hits, rows = None, None, 0
     for xb, yb in batches:
-        scores = model(xb)
+        scores = call(model, xb)
         loss, hit = _loss(scores, yb), (scores.argmax(dim=1) == yb).sum()
         total_loss = loss if total_loss is None else total_loss + loss
         hits = hit if hits is None else hits + hit

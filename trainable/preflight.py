@@ -2,14 +2,22 @@
 
 The config is valid; the data reads (a user's loader is called, and returns something usable);
 the model's factory resolves and every parameter it needs is supplied. Where the model or the
-data is the user's, the model is also built once on the CPU and run on one real batch, which
-must give one score per class. The built-in MLP on built-in data skips that step: it flattens
-any input and ends in one logit per class (its contract test shows it), and building it would
-import torch before Ray starts (seconds on a small machine) for nothing.
+data is the user's, the model is also built once on the CPU and run in eval mode on one real
+batch of each part (train, val, test), which must be ``(inputs, labels)`` and give one score
+per class; then it makes one training step (forward, loss, backward, the trial's optimizer) on
+a batch of the size of the last training batch an epoch has, so that an in-place operation that
+breaks the backward pass, or a batch size written into the model, fails here and not in every
+trial. Each check reads a batch or two, never a pass over the data.
+
+The built-in MLP on built-in data skips the build: it flattens any input and ends in one logit
+per class (its contract test shows it), and building it would import torch before Ray starts
+(seconds on a small machine) for nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from typing import Any
 
 from trainable import factory, sources, user_code
@@ -18,6 +26,7 @@ from trainable.factory import DataFacts
 from trainable.user_code import UserCodeError
 
 BUILT_WITHOUT_A_CHECK = "mlp"
+PARTS = ("train", "val", "test")
 
 
 def check(config: dict[str, Any]) -> None:
@@ -35,29 +44,112 @@ def check(config: dict[str, Any]) -> None:
 
 
 def run_once(cfg: TrialConfig) -> None:
-    """Build the model on the CPU and check its scores for one real training batch."""
+    """Build the model on the CPU, check its scores for one real batch of each part in eval
+    mode, and make one training step."""
     import torch
 
     from trainable.run import build_model, load_split
 
     split = load_split(cfg, torch.device("cpu"))
     model = build_model(cfg, split)
-    x, y = split.sample(cfg.batch_size)
     model.eval()
-    try:
+    for part in PARTS:
+        x, y = _batch(cfg, split, part, cfg.batch_size)
+        doing = "on a batch" if part == "train" else f"on a {part} batch"
         with torch.no_grad():
-            scores = model(x)
+            scores = _scores(cfg, model, x, doing)
+        _check_scores(cfg, scores, len(y), split.facts.num_classes, "")
+    _training_step(cfg, model, split)
+
+
+def _training_step(cfg: TrialConfig, model: Any, split: Any) -> None:
+    """One step of the trial's optimizer in training mode on a batch of the size of the last
+    training batch of an epoch (``batching.batch_sizes``): the smallest, or where a one-row
+    batch was joined to the one before, the one that differs from the batch size."""
+    import torch
+
+    from trainable import batching
+    from trainable.optim import build_optimizer
+
+    rows = batching.batch_sizes(len(split.indices[0]), cfg.batch_size)[-1]
+    x, y = _batch(cfg, split, "train", rows)
+    doing = f"on a training step with a batch of {rows}"
+    model.train()
+    scores = _scores(cfg, model, x, doing)
+    _check_scores(cfg, scores, len(y), split.facts.num_classes, " in training mode")
+    try:
+        loss = torch.nn.functional.cross_entropy(scores, y)
+        loss.backward()
     except Exception as err:
-        raise user_code.raised("model", f"{cfg.model} (on a batch of shape {tuple(x.shape)})",
-                               err) from None  # fmt: skip
-    expected = (len(y), split.facts.num_classes)
+        raise _failed(cfg, doing, err, _where_backward_failed(model, x, y)) from None
+    try:
+        optimizer = build_optimizer(
+            cfg.optimizer, model.parameters(),
+            lr=cfg.lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum,
+        )  # fmt: skip
+        optimizer.step()
+    except Exception as err:
+        raise _failed(cfg, doing, err) from None
+
+
+def _batch(cfg: TrialConfig, split: Any, part: str, rows: int) -> tuple[Any, Any]:
+    """The first ``rows`` rows of ``part``, collated and checked as the loop will read them."""
+    from trainable import batching, data, datasets
+
+    if isinstance(split, data.Split):
+        return batching.checked(split.sample(rows, part), f"dataset {cfg.dataset}: a {part} batch")
+    dataset = getattr(split, part)
+    return datasets.collated(cfg.dataset, part, dataset, rows, split.collate_fn)
+
+
+def _scores(cfg: TrialConfig, model: Any, inputs: Any, doing: str) -> Any:
+    """The model's scores for ``inputs``; what it raises names ``doing`` and the inputs' shape."""
+    from trainable import batching
+
+    try:
+        return batching.call(model, inputs)
+    except Exception as err:
+        what = f"{cfg.model} ({doing} of {batching.describe(inputs)})"
+        raise user_code.raised("model", what, err) from None
+
+
+def _check_scores(cfg: TrialConfig, scores: Any, rows: int, classes: int, mode: str) -> None:
+    import torch
+
+    expected = (rows, classes)
     shape = tuple(scores.shape) if isinstance(scores, torch.Tensor) else None
     if shape != expected:
         got = f"shape {shape}" if shape is not None else user_code.a_kind_of(scores)
         raise UserCodeError(
-            f"model {cfg.model} gives {got} for a batch of {len(y)}; it must give one score per "
-            f"class, shape (batch, num_classes) = {expected} (logits or log-probabilities)"
+            f"model {cfg.model} gives {got} for a batch of {rows}{mode}; it must give one score "
+            f"per class, shape (batch, num_classes) = {expected} (logits or log-probabilities)"
         )
+
+
+def _where_backward_failed(model: Any, x: Any, y: Any) -> str | None:
+    """The user's line whose operation's gradient could not be computed: a failed backward pass
+    has none of the user's frames, so the step runs again with torch's anomaly detection, which
+    warns with the forward traceback of the operation that failed."""
+    import torch
+
+    from trainable import batching
+
+    model.zero_grad(set_to_none=True)
+    with warnings.catch_warnings(record=True) as caught, torch.autograd.detect_anomaly():
+        warnings.simplefilter("always")
+        # The same error again: only the warning's traceback is wanted.
+        with contextlib.suppress(Exception):
+            torch.nn.functional.cross_entropy(batching.call(model, x), y).backward()
+    found = [user_code.where_in(str(w.message)) for w in caught]
+    return next((where for where in found if where), None)
+
+
+def _failed(cfg: TrialConfig, doing: str, err: Exception, where: str | None = None) -> Exception:
+    """``user_code.raised``'s one line for the model, at ``where`` when the traceback lacks it."""
+    error = user_code.raised("model", f"{cfg.model} ({doing})", err)
+    if where is None:
+        return error
+    return UserCodeError(f"{str(error).rpartition(' (')[0]} ({where})")
 
 
 def _facts(cfg: TrialConfig) -> DataFacts:

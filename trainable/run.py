@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from trainable import by_value, checkpoint, data, factory, loop, seeding
+from trainable import batching, by_value, checkpoint, data, factory, loop, seeding
 from trainable.config import TrialConfig
 from trainable.optim import build_optimizer, build_scheduler
 
@@ -86,7 +86,8 @@ class TrainingRun:
             model.load_state_dict(self.best_state)
         return _test(model, self.split, self._loader_options())
 
-    def _train_batches(self) -> data.Batches:
+    def _train_batches(self) -> batching.Batches:
+        """This epoch's shuffled batches; none of a single row (see ``batching.batch_sizes``)."""
         if isinstance(self.split, data.Split):
             return self.split.train_batches(self.config.batch_size, self.generator)
         # A loader of its own each epoch, shuffled by a generator drawn from the trial's: the
@@ -95,15 +96,13 @@ class TrainingRun:
         epoch_generator = seeding.seeded_generator(
             int(torch.randint(2**62, (), generator=self.generator))
         )
-        loader = data.loader(self.split.train, generator=epoch_generator, **self._loader_options())
-        return data.on_device(loader, self.device)
+        loader = batching.loader(
+            self.split.train, generator=epoch_generator, **self._loader_options()
+        )
+        return batching.on_device(loader, self.device)
 
     def _loader_options(self) -> dict[str, Any]:
-        return {
-            "batch_size": self.config.batch_size,
-            "workers": self.workers,
-            "device": self.device,
-        }
+        return loader_options(self.split, self.config.batch_size, self.workers, self.device)
 
     def state_dict(self) -> dict[str, Any]:
         """The checkpoint bundle (see :mod:`trainable.checkpoint`)."""
@@ -181,13 +180,22 @@ def build_model(cfg: TrialConfig, split: data.Split | data.DatasetSplit) -> torc
     )
 
 
+def loader_options(
+    split: data.Split | data.DatasetSplit, batch_size: int, workers: int, device: torch.device
+) -> dict[str, Any]:
+    """What :func:`trainable.batching.loader` needs beside a part and a generator."""
+    collate_fn = getattr(split, "collate_fn", None)
+    return {"batch_size": batch_size, "workers": workers, "device": device,
+            "collate_fn": collate_fn}  # fmt: skip
+
+
 def eval_batches(
     split: data.Split | data.DatasetSplit, part: str, options: dict[str, Any]
-) -> data.Batches:
+) -> batching.Batches:
     if isinstance(split, data.Split):
         return split.eval_batches(part)
-    device = options["device"]
-    return data.on_device(data.loader(getattr(split, part), generator=None, **options), device)
+    loader = batching.loader(getattr(split, part), generator=None, **options)
+    return batching.on_device(loader, options["device"])
 
 
 def checkpoint_test_metrics(directory: str, device: str | torch.device = "cpu") -> dict[str, Any]:
@@ -199,8 +207,7 @@ def checkpoint_test_metrics(directory: str, device: str | torch.device = "cpu") 
     split = load_split(cfg, device)
     model = build_model(cfg, split).to(device)
     model.load_state_dict(bundle["best_model"] or bundle["model"])
-    options = {"batch_size": cfg.batch_size, "workers": 0, "device": device}
-    return _test(model, split, options)
+    return _test(model, split, loader_options(split, cfg.batch_size, 0, device))
 
 
 def _test(
@@ -214,8 +221,10 @@ def _test(
             "test_rows_sha256": digest.hexdigest()}  # fmt: skip
 
 
-def _hashed(batches: data.Batches, digest: Any) -> data.Batches:
+def _hashed(batches: batching.Batches, digest: Any) -> batching.Batches:
+    """The batches, each tensor's bytes added to ``digest`` as read (a tuple's in order, a
+    mapping's by sorted key, then the labels)."""
     for x, y in batches:
-        for tensor in (x, y):
+        for _, tensor in (*batching.tensors(x), ("", y)):
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         yield x, y

@@ -26,6 +26,23 @@ class DataError(ValueError):
     """A dataset that cannot be used; the message is one line naming the problem."""
 
 
+def check_labels(reference: str, part: str, labels: np.ndarray, rows: int) -> None:
+    """A DataError unless ``labels`` are ``rows`` class indices (a 1-D array of ints >= 0)."""
+    integral = np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.bool_)
+    if labels.ndim != 1 or not integral or (labels.size and labels.min() < 0):
+        raise DataError(
+            f"dataset {reference}: {part} labels must be class indices (a 1-D array of integers "
+            f">= 0), got {labels.dtype} of shape {labels.shape}; for one-hot labels use "
+            "labels.argmax(1)"
+        )
+    if len(labels) != rows:
+        raise DataError(
+            f"dataset {reference}: {part} has {rows} feature rows but {len(labels)} labels"
+        )
+    if len(labels) == 0:
+        raise DataError(f"dataset {reference}: {part} is empty")
+
+
 def read(source: str, label: str | None, seed: int) -> tuple[np.ndarray, np.ndarray, tuple]:
     """Features, integer labels and class names of ``source`` (``seed`` draws ``synthetic``)."""
     if source in ("digits", "digit_images"):

@@ -242,6 +242,26 @@ def test_a_dataset_loader_sweeps_through_a_dataloader(ray_cluster, tmp_path):
     assert run.test()["test_loss"] == pytest.approx(best["test_loss"], rel=1e-5)
 
 
+def test_the_gru_example_sweeps_sequences_of_different_lengths(ray_cluster, tmp_path):
+    """examples/sequences.py: a Dataset of token sequences of 4 to 24 tokens batched by its own
+    padding collate_fn, a GRU called as model(tokens, lengths), its widths searched; the best
+    checkpoint rebuilds the model and its batching here."""
+    example = REPO / "examples" / "sequences.py"
+    args = ["--model", f"{example}:GRUClassifier", "--dataset", f"{example}:load"]
+    args += ["--space", f"{example}:space", "--model-args", "{vocab_size: 6}"]
+    args += ["--num-trials", "2", "--name", "gru", "--storage", str(tmp_path), *TINY]
+    assert main(args) == 0
+    folder = tmp_path / "gru"
+    assert_tables_agree_with_the_study(folder, ["lr", "embedding", "hidden", "batch_size"], 2)
+    best = json.loads((folder / "best.json").read_text())
+    assert best["model_args"] == {"vocab_size": 6}
+    run = TrainingRun.from_checkpoint(best["checkpoint"])
+    assert type(run.model).__name__ == "GRUClassifier"
+    assert run.split.collate_fn.__name__ == "pad" and run.split.facts.input_shape == ()
+    assert run.model.gru.hidden_size == best["config"]["hidden"]
+    assert run.test()["test_loss"] == pytest.approx(best["test_loss"], rel=1e-5)
+
+
 ENTRY_MODELS = """
 from torch import nn
 

@@ -64,6 +64,33 @@ class Good(nn.Module):
 
     def forward(self, x):
         return self.head(x)
+
+
+class InPlace(nn.Module):
+    def __init__(self, num_features, num_classes):
+        super().__init__()
+        self.hidden = nn.Linear(num_features, 8)
+        self.head = nn.Linear(8, num_classes)
+
+    def forward(self, x):
+        h = torch.sigmoid(self.hidden(x.flatten(1)))
+        h += 1  # in place, on the output that sigmoid keeps for its gradient
+        return self.head(h)
+
+
+class FixedBatch(nn.Module):
+    def __init__(self, num_features, num_classes):
+        super().__init__()
+        self.head = nn.Linear(num_features, num_classes)
+
+    def forward(self, x):
+        return self.head(x.reshape(4, 64))
+
+
+class AuxInTraining(Good):
+    def forward(self, x):
+        scores = self.head(x)
+        return (scores, scores) if self.training else scores
 """
 
 
@@ -117,7 +144,9 @@ def test_the_mlp_is_still_told_what_it_does_not_take() -> None:
 def test_the_cnn_on_digit_images_is_built_and_run(forwards) -> None:
     preflight.check({"model": "cnn", "dataset": "digit_images", "batch_size": 8})
     convolutions = [shape for name, shape in forwards if name == "Conv2d"]
-    assert convolutions == [(8, 1, 8, 8), (8, 16, 4, 4)]  # one real batch through both blocks
+    # One real batch of each part through both blocks, then a training step on a batch of the
+    # size of the last training batch: 1079 rows in batches of 8 leave 7.
+    assert convolutions == [(8, 1, 8, 8), (8, 16, 4, 4)] * 3 + [(7, 1, 8, 8), (7, 16, 4, 4)]
 
 
 def test_the_cnn_on_tabular_digits_is_refused() -> None:
@@ -154,6 +183,60 @@ def test_a_model_failing_on_a_batch_names_the_batch_shape_and_the_users_line(mod
         f"model {model('WrongWidth')} (on a batch of shape (4, 64)) raised RuntimeError: "
     )
     assert message.endswith(f"({path}:{line})")
+
+
+def _line(text: str) -> int:
+    return MODELS.splitlines().index(text) + 1
+
+
+def test_an_in_place_operation_that_breaks_backward_is_caught_on_a_training_step(model) -> None:
+    """1079 training digits in batches of 4 end in a batch of 3; the backward pass fails, and
+    the line named is the user's whose gradient could not be computed."""
+    path = model("").rstrip(":")
+    message = _refusal({"model": model("InPlace"), "batch_size": 4})
+    assert message.startswith(
+        f"model {model('InPlace')} (on a training step with a batch of 3) raised RuntimeError: "
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        "operation"
+    )
+    assert message.endswith(
+        f"({path}:{_line('        h = torch.sigmoid(self.hidden(x.flatten(1)))')})"
+    )
+
+
+def test_a_model_with_a_batch_size_written_in_is_caught_on_the_smallest_batch(model) -> None:
+    path = model("").rstrip(":")
+    message = _refusal({"model": model("FixedBatch"), "batch_size": 4})
+    assert message.startswith(
+        f"model {model('FixedBatch')} (on a training step with a batch of 3 of shape (3, 64)) "
+        "raised RuntimeError: shape '[4, 64]' is invalid for input of size 192"
+    )
+    assert message.endswith(f"({path}:{_line('        return self.head(x.reshape(4, 64))')})")
+
+
+def test_a_model_giving_a_tuple_in_training_mode_is_refused(user_file, model) -> None:
+    loader = user_file("rows_for_aux.py", "import numpy as np\n\ndef load():\n"
+                       "    return np.zeros((30, 10)), np.arange(30) % 4\n")  # fmt: skip
+    message = _refusal({"model": model("AuxInTraining"), "dataset": f"{loader}:load"})
+    assert message.startswith(
+        f"model {model('AuxInTraining')} gives a tuple for a batch of 18 in training mode; "
+    )
+
+
+def test_the_training_step_uses_the_trials_optimizer(monkeypatch, model) -> None:
+    from trainable import optim
+
+    built = []
+    real = optim.build_optimizer
+
+    def recording(name, params, **options):
+        built.append((name, options))
+        return real(name, params, **options)
+
+    monkeypatch.setattr(optim, "build_optimizer", recording)
+    preflight.check({"model": model("Good"), "dataset": "digits", "optimizer": "nesterov",
+                     "lr": 0.2, "weight_decay": 0.01, "momentum": 0.5})  # fmt: skip
+    assert built == [("nesterov", {"lr": 0.2, "weight_decay": 0.01, "momentum": 0.5})]
 
 
 def test_the_mlp_on_a_users_data_is_built_and_run(user_file, forwards) -> None:
