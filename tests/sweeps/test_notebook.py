@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 
 from trainable import by_value
@@ -102,17 +103,25 @@ def test_an_interrupted_notebook_sweep_resumes_from_the_cli_and_from_the_noteboo
     with nb_client.setup_kernel(env=kernel_env):
         for index in range(SWEEP_CELL):
             nb_client.execute_cell(nb.cells[index], index)
-        sweep = threading.Thread(target=nb_client.execute_cell, args=(nb.cells[SWEEP_CELL],
-                                                                       SWEEP_CELL))  # fmt: skip
+        failed: list[Exception] = []
+
+        def run_sweep_cell() -> None:
+            try:
+                nb_client.execute_cell(nb.cells[SWEEP_CELL], SWEEP_CELL)
+            except Exception as err:  # a cell's error, raised in this thread
+                failed.append(err)
+
+        sweep = threading.Thread(target=run_sweep_cell)
         sweep.start()
         deadline = time.monotonic() + 120
         while recorded_epochs(folder) < 3 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert recorded_epochs(folder) >= 3, "the sweep recorded no epochs in 2 minutes"
-        nb_client.km.interrupt_kernel()
+        run_sync(nb_client.km.interrupt_kernel)()  # Ctrl-C, as Jupyter's stop button sends it
         sweep.join(timeout=120)
-        assert not sweep.is_alive()
+        assert not sweep.is_alive() and not failed, failed
         assert "Sweep interrupted" in text(nb.cells[SWEEP_CELL])
+        assert run_code(nb_client, "print(results.best)").strip() == "None"  # no model picked
 
         # The command line continues it with the folder's copy of the notebook's code.
         resumed = subprocess.run(
