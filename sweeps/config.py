@@ -121,6 +121,13 @@ class SweepConfig(BaseModel):
     max_failures: int = Field(
         2, ge=0, description="retries of a crashed trial from its last checkpoint"
     )
+    fail_fast: int = Field(
+        3,
+        ge=0,
+        description="stop the sweep (exit 1) once the first N trials to end have all ended with "
+        "the same error (type, message and your file:line) and none without one, and retry no "
+        "error that repeats (0: off, every failure gets its --max-failures retries)",
+    )
     trial_timeout: float | None = Field(
         None, gt=0, description="stop a trial that sends no result for this many seconds"
     )

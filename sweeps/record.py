@@ -16,6 +16,7 @@ after it, and last its end. A kill between two lines loses only the later ones.
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.space import TRIAL_INDEX
 from sweeps.storage import STUDY, journal_storage
+from sweeps.tune.failures import StoppedOn
 from sweeps.tune.optuna_compat import reopen, stored
 from sweeps.tune.stopping import COMPLETE, ERROR, INCOMPLETE, PRUNED, Outcome, outcome
 from trainable import user_code
@@ -54,6 +56,10 @@ EPOCH_FIELDS = (
 RUNG = "rung"  # the ASHA milestone the epoch was judged at; None where ASHA did not judge it
 # When the driver recorded the epoch (Unix seconds): a sweep's progress against wall time.
 REPORTED_AT = "reported_at"
+# A user attribute of the study: the error that stopped this run of the sweep (--fail-fast).
+STOPPED_ON_ATTR = "stopped_on"
+# The last line of a traceback: the exception's (qualified) type and its message.
+EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:\([\w.]+\))?): ?(.*)$", re.MULTILINE)
 STATUS = {
     TrialState.COMPLETE: COMPLETE,
     TrialState.PRUNED: PRUNED,
@@ -285,6 +291,17 @@ class SweepRecord:
             self.study.tell(trial, state=state)
         self._live.pop(number, None)
 
+    @property
+    def stopped_on(self) -> StoppedOn | None:
+        """The error that stopped the sweep's latest run (``--fail-fast``), if one did."""
+        found = self.study.user_attrs.get(STOPPED_ON_ATTR)
+        return StoppedOn(found["error"], tuple(found["trials"])) if found else None
+
+    def stop_on(self, stopped: StoppedOn | None) -> None:
+        """Record why this run of the sweep stopped (None: a new run, not stopped so far)."""
+        value = {"error": stopped.error, "trials": list(stopped.trials)} if stopped else None
+        self.study.set_user_attr(STOPPED_ON_ATTR, value)
+
     def settle(self, max_epochs: int, patience: int) -> None:
         """End the trials whose last recorded epoch ended them, where the driver was killed
         before it wrote their end: their record says all there is to know."""
@@ -294,13 +311,20 @@ class SweepRecord:
                 self.end(trial.number, ended, trial.last)
 
 
-def error_line(error: BaseException) -> str:
+def error_line(error: BaseException | str) -> str:
     """What a trial raised, in one line, with the user's file:line where the error came from
-    the user's code; the traceback is in ``error.txt`` in its Ray trial's folder."""
-    cause = getattr(error, "cause", None) or error  # Ray wraps it in a RayTaskError
-    lines = str(cause).strip().splitlines()
+    the user's code; the traceback is in ``error.txt`` in its Ray trial's folder. ``error``
+    is the exception, or its text with the traceback (where Ray could not pickle it)."""
+    if isinstance(error, str):
+        found = EXCEPTION_LINE.findall(error)
+        kind, message = found[-1] if found else ("Error", error.strip())
+        kind = kind.partition("(")[0].rpartition(".")[2]
+    else:
+        cause = getattr(error, "cause", None) or error  # Ray wraps it in a RayTaskError
+        kind, message = type(cause).__name__, str(cause)
+    lines = message.strip().splitlines()
     where = user_code.where_in(str(error))
-    return f"{type(cause).__name__}: {lines[0] if lines else ''}" + (f" ({where})" if where else "")
+    return f"{kind}: {lines[0] if lines else ''}" + (f" ({where})" if where else "")
 
 
 def _plain(value: Any) -> Any:

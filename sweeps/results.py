@@ -25,6 +25,7 @@ from sweeps import audit, confirm, lockbox
 from sweeps.config import SweepConfig
 from sweeps.record import REPORTED_AT, SweepRecord, TrialRecord
 from sweeps.storage import SweepFolder
+from sweeps.tune.failures import StoppedOn
 from sweeps.tune.stopping import ERROR, INCOMPLETE
 from sweeps.tune.watchdog import timeouts
 from trainable.checkpoint import CheckpointError
@@ -46,6 +47,8 @@ class SweepResults:
     best: dict[str, Any] | None
     interrupted: bool  # trials left to run: no model was chosen or tested
     folder: str  # the sweep folder's URI
+    # The sweep stopped on an error that repeats (--fail-fast): the error and the trials it ended.
+    stopped_on: StoppedOn | None = None
 
 
 def trial_row(trial: TrialRecord, cfg: SweepConfig, hung: dict[str, int]) -> dict[str, Any]:
@@ -164,7 +167,7 @@ def write(cfg: SweepConfig, folder: SweepFolder, record: SweepRecord) -> SweepRe
         audited = audit.summary(trials, runs, cfg.audit_pruned, winner)
     # The test split is read once, for the final choice: never for an unfinished sweep.
     best = None if interrupted else _best(trials, confirmation, audited, cfg, folder, searched)
-    return SweepResults(table, epochs, best, interrupted, folder.uri)
+    return SweepResults(table, epochs, best, interrupted, folder.uri, record.stopped_on)
 
 
 def confirm_row(run: TrialRecord, cfg: SweepConfig, hung: dict[str, int]) -> dict[str, Any]:

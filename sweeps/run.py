@@ -1,7 +1,8 @@
 """``python -m sweeps.run``: validate everything, run the sweep on Ray, write and summarise results.
 
 Bad input ends here with one line on stderr and exit code 2, before Ray starts and before
-anything in an existing sweep folder is touched.
+anything in an existing sweep folder is touched. Exit codes: 0 a usable model, 1 none (or the
+sweep stopped on an error that repeats, ``--fail-fast``), 2 bad input, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from trainable.user_code import UserCodeError
 
 if TYPE_CHECKING:
     from sweeps.results import SweepResults
+    from sweeps.tune.failures import StoppedOn
 
 # Ray's classic progress table (one table, refreshed) instead of a panel per trial start and end.
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
@@ -49,7 +51,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 SAVED_CONFIG = "sweep.json"
 SAVED_SPACE = "space.yaml"  # a YAML search space as the sweep started with it
-RESUMABLE = frozenset({"name", "storage", "address", "resume", "dashboard", "retest"})
+RESUMABLE = frozenset({"name", "storage", "address", "resume", "dashboard", "retest", "fail_fast"})
 USER_ERRORS = (ConfigError, SpaceError, DataError, TrialConfigError, UserCodeError)
 T = TypeVar("T")
 # What a sweep imports once its input is checked, while Ray starts: torch, Ray Tune, TensorBoard,
@@ -149,6 +151,8 @@ def _resumed(cfg: SweepConfig, folder: SweepFolder) -> SweepConfig:
         )
     update = {"address": cfg.address, "dashboard": cfg.dashboard, "retest": cfg.retest,
               "resume": True}  # fmt: skip
+    if "fail_fast" in cfg.model_fields_set:  # a sweep stopped on an error may go on without it
+        update["fail_fast"] = cfg.fail_fast
     return saved.model_copy(update={**update, "num_trials": num_trials})
 
 
@@ -267,6 +271,16 @@ def summary(outcome: SweepResults, folder: SweepFolder) -> str:
     statuses = outcome.trials.column("status").to_pylist()
     reasons = outcome.trials.column("stop_reason").to_pylist()
     counts = ", ".join(f"{reasons.count(r)} {r}" for r in sorted(set(reasons)))
+    if outcome.stopped_on is not None:
+        return "\n".join([
+            f"\nSweep stopped: {len(statuses)} trials started ({counts}); results so far are in "
+            f"{folder.uri}.",
+            f"Fix the error, then continue it with: python -m sweeps.run --name {folder.name} "
+            f"--storage {folder.storage} --resume",
+            f"Report: {folder.file_uri(REPORT)}",
+            watch(folder),
+            stopped_on(outcome.stopped_on),
+        ])  # fmt: skip
     if outcome.interrupted:
         return (
             f"\nSweep interrupted: {len(statuses)} trials started ({counts}); results so far are "
@@ -292,6 +306,22 @@ def summary(outcome: SweepResults, folder: SweepFolder) -> str:
         lines.append("No trial produced a usable model.")
     lines += [f"Results: {folder.uri}", f"Report: {folder.file_uri(REPORT)}", watch(folder)]
     return "\n".join(lines)
+
+
+def stopped_on(stopped: StoppedOn) -> str:
+    """The last line of a sweep that ``--fail-fast`` stopped: the error and the trials it ended."""
+    *others, last = stopped.trials
+    trials = f"{', '.join(others)} and {last} each" if others else last
+    return f"Sweep stopped (--fail-fast): {trials} ended with {stopped.error}"
+
+
+def exit_code(outcome: SweepResults) -> int:
+    """0: a usable model; 1: none, or stopped on an error that repeats; 130: interrupted."""
+    if outcome.stopped_on is not None:
+        return 1
+    if outcome.interrupted:
+        return 130
+    return 0 if outcome.best else 1
 
 
 def confirmed(best: dict[str, Any]) -> list[str]:
@@ -347,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(summary(outcome, plan.folder))
-    return 130 if outcome.interrupted else 0
+    return exit_code(outcome)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,14 @@ study holds ``--num-trials``.
 rung it was judged at), every checkpoint, and each trial's end, told to Optuna honestly (a
 trial ASHA or the stopper cut short is PRUNED, a crash FAIL, a completed one COMPLETE with its
 best validation loss; Ray's own OptunaSearch tells every trial COMPLETE, feeding TPE
-partial-budget losses as if final).
+partial-budget losses as if final). It also retries a trial that failed, the way a resumed
+sweep goes on with it: the searcher hands Ray the trial again, as a new Ray trial of the same
+number resuming from its newest recorded checkpoint (see :mod:`sweeps.tune.failures`).
 """
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import warnings
 from collections.abc import Callable
@@ -23,11 +26,15 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 from ray.tune.search import Searcher
 
-from sweeps.record import SweepRecord, TrialRecord, error_line
+from sweeps.record import SweepRecord, TrialRecord
 from sweeps.space import SpaceInfo, SweepSpace
 from sweeps.storage import SweepFolder
+from sweeps.tune.errors import described
+from sweeps.tune.failures import END, RETRY, FailureRule
 from sweeps.tune.stopping import INCOMPLETE, outcome
 from trainable.tune_adapter import RESUME, RESUME_CHECKPOINTS, RESUME_RECORDED
+
+logger = logging.getLogger(__name__)
 
 
 def tpe_sampler(seed: int) -> optuna.samplers.TPESampler:
@@ -100,7 +107,8 @@ def sampler_for(name: str, space: SpaceInfo) -> Callable[[int], optuna.samplers.
 
 
 class SweepSearch(Searcher):
-    """Proposes the record's unfinished trials, then new ones, up to ``num_trials`` in all."""
+    """Proposes the record's unfinished trials, then new ones, up to ``num_trials`` in all;
+    a trial it is told to :meth:`retry` goes back among the unfinished ones."""
 
     def __init__(
         self,
@@ -116,14 +124,17 @@ class SweepSearch(Searcher):
         self.record, self.space, self.folder = record, space, folder
         self.origin = origin  # for audit runs: the search, whose trials they continue
         self.num_trials = num_trials
-        self.unfinished = sorted(unfinished, key=lambda trial: trial.number)
+        self.unfinished = sorted(trial.number for trial in unfinished)  # their numbers
         # By Ray trial id: Ray names each trial (its folder too) after it is proposed, and
         # reading the trial back from the journal then cost a sync of the journal each time.
         self.names: dict[str, str] = {}
+        self.stopped = False  # the sweep stops (--fail-fast): no trial more
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        if self.stopped:
+            return Searcher.FINISHED
         if self.unfinished:
-            trial = self.record.complete(self.unfinished.pop(0).number, self.space)
+            trial = self.record.complete(self.unfinished.pop(0), self.space)
         elif len(self.record) < self.num_trials:
             trial = self.record.ask(self.space)
         else:
@@ -161,6 +172,18 @@ class SweepSearch(Searcher):
         """The record that holds the trial Ray runs as ``trial_id``."""
         return self.record
 
+    def name_of(self, trial_id: str) -> str:
+        """The record's name of the trial Ray runs as ``trial_id`` (``trial_007``, ...)."""
+        return self.names[trial_id]
+
+    def retry(self, trial_id: str) -> None:
+        """Hand Ray the trial that ``trial_id`` ran (and failed) again, before any new one."""
+        self.unfinished.append(self.record.number_of(trial_id))
+
+    def stop(self) -> None:
+        """Propose nothing more: the sweep stops."""
+        self.stopped = True
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
         """Nothing to do: :class:`JournalRecorder` records every end, errors included."""
 
@@ -193,10 +216,11 @@ class PhasedSearch(Searcher):
         self.current = search
         self.of_trial: dict[str, SweepSearch] = {}
         self.live: set[str] = set()  # trials handed out that Tune has not yet ended
+        self.stopped = False  # the sweep stops (--fail-fast): no trial more
         self._next_phase()
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
-        while self.current is not None:
+        while self.current is not None and not self.stopped:
             config = self.current.suggest(trial_id)
             if config is not Searcher.FINISHED:
                 self.of_trial[trial_id] = self.current
@@ -225,12 +249,26 @@ class PhasedSearch(Searcher):
     def record_of(self, trial_id: str) -> SweepRecord:
         return self.of_trial[trial_id].record
 
+    def name_of(self, trial_id: str) -> str:
+        return self.of_trial[trial_id].name_of(trial_id)
+
     def trial_name(self, trial: Trial) -> str:
         return self.of_trial[trial.trial_id].trial_name(trial)
 
+    def retry(self, trial_id: str) -> None:
+        """Hand Ray the trial that ``trial_id`` ran again; its phase is still the current one
+        (see :meth:`on_trial_complete`)."""
+        self.of_trial[trial_id].retry(trial_id)
+
+    def stop(self) -> None:
+        """Propose nothing more: the sweep stops."""
+        self.stopped = True
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
         """Tune tells the searcher before its callbacks, so :class:`JournalRecorder` has
-        recorded the end when the next proposal is asked for."""
+        recorded the end when the next proposal is asked for. A failed trial's callbacks come
+        in the same call of Tune's (``TuneController._process_trial_failure``), before any
+        proposal is asked for, so a retry is back in its phase before the phase can end."""
         self.live.discard(trial_id)
 
     def save_to_dir(self, checkpoint_dir: str, session_str: str = "default") -> None:
@@ -239,7 +277,10 @@ class PhasedSearch(Searcher):
 
 class JournalRecorder(Callback):
     """Writes each trial's epochs, checkpoints and end into its record (the study of its phase,
-    as ``search.record_of`` says) as Ray reports them.
+    as ``search.record_of`` says) as Ray reports them, and decides what becomes of a trial that
+    failed by ``failures`` (see :mod:`sweeps.tune.failures`): a retry, which ``search`` hands
+    Ray again, its end in ERROR, or the sweep's stop, which it records in the search's record
+    and tells ``search`` (the sweep's stopper sees it there).
 
     It comes first among the sweep's callbacks, so the record is never behind Ray's logs. It
     sees each result after ASHA, the stopper and the trial decided on it (a STOP marks the
@@ -256,10 +297,13 @@ class JournalRecorder(Callback):
         max_epochs: int,
         patience: int,
         rungs: dict[tuple[str, int], float] | None = None,
+        failures: FailureRule | None = None,
     ) -> None:
+        """``failures``: the rule for failed trials (default: no retry, no --fail-fast)."""
         self.search, self.folder = search, folder
         self.max_epochs, self.patience = max_epochs, patience
         self.rungs = {} if rungs is None else rungs
+        self.failures = FailureRule(0, 0) if failures is None else failures
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict,
                         **info: Any) -> None:  # fmt: skip
@@ -289,8 +333,22 @@ class JournalRecorder(Callback):
         return record, record.number_of(trial.trial_id)
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any):
-        error = trial.get_pickled_error() or trial.get_error()
-        self._end(trial, error_line(error) if error else "error")
+        """Tune gives up on a Ray trial at its first failure (``max_failures=0``); the record's
+        trial is retried here, as a new Ray trial, or ended, or left for a ``--resume``."""
+        error, signature = described(trial)
+        name = self.search.name_of(trial.trial_id)
+        decision = self.failures.failed(name, signature)
+        if decision == RETRY:
+            logger.warning("%s failed (%s); retrying it, from its newest checkpoint (%d of "
+                           "--max-failures %d)", name, error, self.failures.failures[name],
+                           self.failures.max_failures)  # fmt: skip
+            self.search.retry(trial.trial_id)
+        elif decision == END:
+            if self.failures.failures[name] <= self.failures.max_failures:
+                logger.warning("%s failed with an error that repeats (%s); not retried "
+                               "(--fail-fast)", name, error)  # fmt: skip
+            self._end(trial, error)
+            self._stop_if_decided()
 
     def _end(self, trial: Trial, error: str | None) -> None:
         result = trial.last_result or {}
@@ -299,7 +357,21 @@ class JournalRecorder(Callback):
             return
         record, number = self._record(trial)
         record.end(number, ended, result, error)
+        if error is None:
+            self.failures.ended(self.search.name_of(trial.trial_id))
         self.folder.publish_journal()
+
+    def _stop_if_decided(self) -> None:
+        """Once the failures rule stops the sweep: record why, once, and propose nothing
+        more; the sweep's stopper then stops the trials that run."""
+        stopped = self.failures.stopped
+        if stopped is None or self.search.stopped:
+            return
+        self.search.stop()
+        SweepRecord(self.folder).stop_on(stopped)
+        self.folder.publish_journal()
+        logger.warning("stopping the sweep: %s each ended with %s (--fail-fast)",
+                       ", ".join(stopped.trials), stopped.error)  # fmt: skip
 
 
 def recorded(trial: Trial) -> int:

@@ -8,9 +8,12 @@ written as Ray writes them, and never restored.
 The pieces are Ray's and Optuna's own: a Searcher over the Optuna study (the seeded sampler of
 ``--sampler`` on the journal, behind a ConcurrencyLimiter so each proposal sees the latest
 results; one trial waits queued), ASHA on ``val_loss`` with the epoch as time unit, a stopper
-(patience), FailureConfig retries from the last checkpoint, and a CheckpointConfig that keeps
+(patience, and the sweep's stop on an error that repeats), and a CheckpointConfig that keeps
 the best checkpoints by ``val_loss``. Trials reuse actors, so a worker process keeps its
-threads and cached dataset from one trial to the next.
+threads and cached dataset from one trial to the next. A failed trial is retried by the sweep,
+not by Ray's FailureConfig (``max_failures=0``): Ray decides a retry before any callback sees
+the error, so it could not leave an error that repeats unretried (see
+:mod:`sweeps.tune.failures`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from sweeps.record import SweepRecord
 from sweeps.space import SpaceInfo, SweepSpace
 from sweeps.storage import SweepFolder
 from sweeps.tune import ray_compat
+from sweeps.tune.failures import FailureRule
 from sweeps.tune.logger import loggers, no_automatic_loggers
 from sweeps.tune.search import (
     JournalRecorder,
@@ -40,7 +44,7 @@ from sweeps.tune.search import (
     recorded,
     sampler_for,
 )
-from sweeps.tune.stopping import stalled
+from sweeps.tune.stopping import ERROR, INCOMPLETE, stalled
 from sweeps.tune.watchdog import HangWatchdog
 from trainable import user_code
 from trainable.tune_adapter import SweepTrainable
@@ -105,23 +109,39 @@ class NewestFirstASHA(ASHAScheduler):
 
 
 class SweepStopper(tune.Stopper):
-    """Ends one trial (never the sweep) once :func:`~sweeps.tune.stopping.stalled` holds."""
+    """Ends one trial once :func:`~sweeps.tune.stopping.stalled` holds, and the sweep once
+    ``stopping`` says so (an error that repeats, see :mod:`sweeps.tune.failures`): Tune then
+    stops every trial that runs, which stays unfinished in the record."""
 
     def __init__(
-        self, patience: int, judges: Callable[[str], bool] = lambda trial_id: True
+        self,
+        patience: int,
+        judges: Callable[[str], bool] = lambda trial_id: True,
+        stopping: Callable[[], bool] = lambda: False,
     ) -> None:
-        self.patience, self.judges = patience, judges
+        self.patience, self.judges, self.stopping = patience, judges, stopping
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
         return self.judges(trial_id) and stalled(result, self.patience)
 
     def stop_all(self) -> bool:
-        return False
+        return self.stopping()
+
+
+class ProgressTable(CLIReporter):
+    """Ray's classic one-table progress view, best trials first, leaving out the trials that
+    ended without a result: Ray sorts the ended trials by ``val_loss`` and fails on two that
+    have none, as the trials that the sweep's stop (``--fail-fast``) ends before they trained.
+    """
+
+    def report(self, trials: list[Trial], done: bool, *sys_info: str) -> None:
+        shown = [t for t in trials if t.status != Trial.TERMINATED or "val_loss" in t.last_result]
+        super().report(shown, done, *sys_info)
 
 
 def progress_table(columns: list[str]) -> CLIReporter:
     """Ray's classic one-table progress view, best trials first, the metrics that matter."""
-    return CLIReporter(
+    return ProgressTable(
         metric_columns=["epoch", "train_loss", "val_loss", "val_acc", "best_val_loss"],
         parameter_columns=columns,
         sort_by_metric=True,
@@ -162,11 +182,21 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> tune.Tuner
     )
     if not phases.pending:
         return None
+    if record.stopped_on is not None:  # an earlier run stopped on an error: this one starts
+        record.stop_on(None)
     scheduler = NewestFirstASHA(
         judges=phases.judged, time_attr="epoch", max_t=cfg.max_epochs,
         grace_period=cfg.grace_period, reduction_factor=cfg.reduction_factor,
     )  # fmt: skip
-    return _tuner(cfg, folder, space, phases, scheduler, SweepStopper(cfg.patience, phases.judged))
+    stopper = SweepStopper(cfg.patience, phases.judged, lambda: phases.stopped)
+    return _tuner(cfg, folder, space, phases, scheduler, stopper, _failures(cfg, record))
+
+
+def _failures(cfg: SweepConfig, record: SweepRecord) -> FailureRule:
+    """The rule for this run's failed trials; ``--fail-fast`` cannot stop a sweep one of whose
+    trials has already ended without an error."""
+    succeeded = any(t.status not in (ERROR, INCOMPLETE) for t in record.trials())
+    return FailureRule(cfg.max_failures, cfg.fail_fast, succeeded)
 
 
 def _confirmation(
@@ -217,6 +247,7 @@ def _tuner(
     phases: PhasedSearch,
     scheduler: NewestFirstASHA,
     stopper: tune.Stopper,
+    failures: FailureRule,
 ) -> tune.Tuner:
     return tune.Tuner(
         _trainable(cfg),
@@ -236,7 +267,7 @@ def _tuner(
             storage_path=folder.storage,
             storage_filesystem=ray_filesystem(folder),
             stop=stopper,
-            failure_config=tune.FailureConfig(max_failures=cfg.max_failures),
+            failure_config=tune.FailureConfig(max_failures=0),  # the sweep retries itself
             checkpoint_config=tune.CheckpointConfig(
                 num_to_keep=cfg.keep_checkpoints,
                 checkpoint_score_attribute="val_loss",
@@ -245,7 +276,9 @@ def _tuner(
                 checkpoint_at_end=True,
             ),
             callbacks=[
-                JournalRecorder(phases, folder, cfg.max_epochs, cfg.patience, scheduler.judged),
+                JournalRecorder(
+                    phases, folder, cfg.max_epochs, cfg.patience, scheduler.judged, failures
+                ),
                 *loggers(folder.tensorboard_dir(), space.distributions),
                 *([HangWatchdog(cfg.trial_timeout, folder)] if cfg.trial_timeout else []),
             ],

@@ -3,9 +3,11 @@
 Ray Tune's stoppers and schedulers act on results, which a hung trial (a deadlock, a stuck
 NFS read, a wedged GPU) never sends. This callback looks at every running trial on each step
 of Ray's controller and kills the actor of one that has been silent too long, which frees its
-CPUs and GPUs at once. Ray then treats it as any crashed trial: retried from its last
-checkpoint up to ``--max-failures`` times, then ended as ERROR. Each kill is recorded in the
-sweep folder's ``timeouts.json`` (trial folder: times stopped); the tables give the reason.
+CPUs and GPUs at once. The sweep then treats it as any trial whose worker was lost: retried
+from its last checkpoint (as a new Ray trial) up to ``--max-failures`` times, then ended as
+ERROR (see :mod:`sweeps.tune.failures`; a kill is never an error that repeats). Each kill is
+recorded in the sweep folder's ``timeouts.json`` (Ray trial folder: times stopped); the tables
+give the reason, counting the kills of every Ray trial that ran the trial.
 """
 
 from __future__ import annotations

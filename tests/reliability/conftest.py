@@ -91,14 +91,18 @@ class Faults:
         self.markers = markers
         markers.mkdir()
 
-    def env(self, start_delay_s: float = 0, **trials: dict) -> dict[str, str]:
+    def env(
+        self, start_delay_s: float = 0, every: dict | None = None, **trials: dict | None
+    ) -> dict[str, str]:
         """Environment for ``python -m sweeps.run`` whose Ray workers inject ``trials``
         (``t0={"kind": "raise", "epoch": 3, "times": 2}``: trial index 0 raises at epoch 3,
-        twice), through the job runtime env the way ``ray job submit`` passes it;
-        ``start_delay_s`` delays the start of every second worker process."""
+        twice; ``t0=None``: none) and ``every`` into every other trial, through the job runtime
+        env the way ``ray job submit`` passes it; ``start_delay_s`` delays the start of every
+        second worker process."""
+        planned = {name.removeprefix("t"): fault for name, fault in trials.items()}
         plan = {
             "markers": str(self.markers),
-            "trials": {name.removeprefix("t"): fault for name, fault in trials.items()},
+            "trials": {**({"*": every} if every else {}), **planned},
             "start_delay_s": start_delay_s,
         }
         # The hook runs before Ray gives a worker the driver's sys.path: both go on PYTHONPATH.

@@ -2,10 +2,14 @@
 
 Ray runs :func:`install` in every worker process it starts (``worker_process_setup_hook`` of
 the job's runtime env, passed the way ``ray job submit`` passes it). The plan in
-``SWEEPS_TEST_FAULTS`` says which trial index fails at which epoch, how (``raise`` or
-``hang``), and how many times; a file per fault in its ``markers`` folder counts them across
-worker processes and retries. ``start_delay_s`` makes every second worker process start that
-much later. The tests build the plan with the ``faults`` fixture.
+``SWEEPS_TEST_FAULTS`` says which trial index (or ``*``: every other one) fails at which
+epoch, how (``raise`` or ``hang``), and how many times; a file per fault in its ``markers``
+folder counts them across worker processes and retries. A raised fault's message names the
+trial, the epoch and the attempt, so each attempt's error differs, as a transient fault's
+would; ``"repeats": true`` leaves the attempt out (the same error each time), and
+``"message"`` makes it that text (the same error in every trial). ``start_delay_s`` makes every
+second worker process start that much later. The tests build the plan with the ``faults``
+fixture.
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ def install() -> None:
         time.sleep(plan["start_delay_s"])
 
     def step(run: TrainingRun) -> dict:
-        fault = plan["trials"].get(str(run.config.trial_index))
-        if fault and run.epoch + 1 == fault["epoch"] and _claim(plan["markers"], run, fault):
+        trials = plan["trials"]
+        fault = trials.get(str(run.config.trial_index), trials.get("*"))
+        attempt = None
+        if fault and run.epoch + 1 == fault["epoch"]:
+            attempt = _claim(plan["markers"], run, fault)
+        if attempt is not None:
             if fault["kind"] == "raise":
-                raise RuntimeError(
-                    f"injected fault: trial {run.config.trial_index} epoch {run.epoch + 1}"
-                )
+                raise RuntimeError(_message(run, fault, attempt))
             time.sleep(3600)  # hung
         return train_epoch(run)
 
@@ -48,8 +54,16 @@ def _started(markers: str) -> int:
     return before
 
 
-def _claim(markers: str, run, fault: dict) -> bool:
-    """Count one more fault for this trial, unless it has had ``times`` already."""
+def _message(run, fault: dict, attempt: int) -> str:
+    if "message" in fault:
+        return fault["message"]
+    message = f"injected fault: trial {run.config.trial_index} epoch {run.epoch + 1}"
+    return message if fault.get("repeats") else f"{message} (attempt {attempt + 1})"
+
+
+def _claim(markers: str, run, fault: dict) -> int | None:
+    """Count one more fault for this trial, unless it has had ``times`` already: which fault
+    of the trial it is (0 for the first), or None."""
     for attempt in range(fault["times"]):
         marker = Path(markers, f"trial{run.config.trial_index}-{attempt}")
         try:
@@ -57,5 +71,5 @@ def _claim(markers: str, run, fault: dict) -> bool:
         except FileExistsError:
             continue
         marker.write_text(str(run.epoch))  # the epoch the restored run had reached
-        return True
-    return False
+        return attempt
+    return None

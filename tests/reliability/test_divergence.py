@@ -1,4 +1,5 @@
-"""Trials whose loss turns NaN/inf end as `diverged` without crashing the sweep."""
+"""Trials whose loss turns NaN/inf end as `diverged` without crashing the sweep; with no usable
+model the sweep exits 1."""
 
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ EXPLODING = """params:
 """
 
 
-def test_diverging_trials_are_pruned_and_the_sweep_finishes(ray_cluster, tmp_path, capsys, figures):
+def test_diverging_trials_are_pruned_and_the_sweep_finishes_with_exit_1(
+    ray_cluster, tmp_path, capsys, figures
+):
     space = tmp_path / "exploding.yaml"
     space.write_text(EXPLODING)
     args = ["--space", str(space), "--num-trials", "2", "--max-epochs", "4", "--hidden", "16"]
-    assert main(["--name", "boom", "--storage", str(tmp_path), *args]) == 0
+    assert main(["--name", "boom", "--storage", str(tmp_path), *args]) == 1  # no usable model
     trials = pq.read_table(tmp_path / "boom" / "trials.parquet").to_pylist()
     assert [(t["status"], t["stop_reason"]) for t in trials] == [("PRUNED", "diverged")] * 2
     assert all(t["epochs"] < 4 for t in trials)
@@ -32,5 +35,5 @@ def test_diverging_trials_are_pruned_and_the_sweep_finishes(ray_cluster, tmp_pat
     assert "No trial produced a usable model." in capsys.readouterr().out
     figures.record(
         "NaN/inf loss", faults_injected=len(trials), trials_finished=len(trials),
-        ended_as="diverged", sweep_exit_code=0,
+        ended_as="diverged", sweep_exit_code=1,
     )  # fmt: skip

@@ -2,7 +2,8 @@
 
 The head has no CPUs, so trials run only on worker nodes. Killing the node of a running trial
 (SIGKILL of its raylet and workers) must move the trial to the other node, resuming from its
-checkpoint; killing every worker must leave the trials waiting until a new node joins.
+checkpoint; killing every worker must leave the trials waiting until a new node joins. A trial
+moved is a new Ray trial of the same number, in a folder of its own (``trial_NNN_<Ray id>``).
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ def parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
+def run_of(trial_folder: str) -> str:
+    """The record's name of the trial a Ray trial's folder belongs to: ``trial_003``."""
+    return trial_folder.rsplit("_", 1)[0]
+
+
 def results(folder: Path) -> dict[str, list[dict]]:
     found = {}
     for path in folder.glob("trial_*/result.json"):
@@ -92,13 +98,14 @@ def running(folder: Path, nodes: list) -> tuple[object, str, dict] | None:
     return None
 
 
-def restored(folder: Path, since: float, trial: str | None = None) -> list[dict]:
-    """Results that were the first after a restore from a checkpoint, reported after ``since``."""
+def restored(folder: Path, since: float, run: str | None = None) -> list[dict]:
+    """Results that were the first after a restore from a checkpoint, reported after ``since``
+    (by the Ray trials that ran the trial named ``run``)."""
     return [
         r
         for name, reported in results(folder).items()
         for r in reported
-        if (trial is None or name == trial)
+        if (run is None or run_of(name) == run)
         and r["timestamp"] >= int(since)
         and r["iterations_since_restore"] == 1
         and r["epoch"] > 1
@@ -119,12 +126,13 @@ def test_trials_move_off_a_killed_node_and_wait_for_a_new_one(
     survivor = second if doomed is first else first
     killed_at = time.time()
     cluster.remove_node(doomed, allow_graceful=False)
-    (moved,) = wait_for(lambda: restored(folder, killed_at, trial), 120, "the trial to move")
+    (moved,) = wait_for(
+        lambda: restored(folder, killed_at, run_of(trial)), 120, "the trial to move"
+    )
     move_s = time.time() - killed_at
     assert parent(moved["pid"]) == raylet_pid(survivor)
     assert moved["epoch"] > 1  # resumed from a checkpoint, not from scratch
-    reported = results(folder)[trial]
-    before = reported[reported.index(moved) - 1]  # its last result on the killed node
+    before = results(folder)[trial][-1]  # its last result on the killed node
     lost_on_move = before["epoch"] - (moved["epoch"] - 1)
 
     # 2. Kill every worker node: the trials wait, then finish on a node that joins later.

@@ -133,6 +133,14 @@ def test_resume_keeps_the_sweeps_sampler_and_refuses_another(tmp_path, capsys, n
     )
 
 
+def test_resume_may_turn_fail_fast_off_and_keeps_it_otherwise(tmp_path, no_ray):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "sweep.json").write_text(SweepConfig(name="s", fail_fast=2).model_dump_json())
+    resume = ["--storage", str(tmp_path), "--name", "s", "--resume"]
+    assert run.prepare(config.parse(resume)).cfg.fail_fast == 2
+    assert run.prepare(config.parse([*resume, "--fail-fast", "0"])).cfg.fail_fast == 0
+
+
 def test_the_real_cli_prints_no_traceback(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "sweeps.run", "--dataset", "mnist", "--storage", str(tmp_path)],

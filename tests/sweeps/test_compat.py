@@ -6,14 +6,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import traceback
+from pathlib import Path
 
 import optuna
 import ray
+from ray.exceptions import ActorDiedError, RayTaskError
+from ray.train._internal.storage import StorageContext
 from ray.tune.experiment import Trial
 from ray.tune.experiment.trial import _TemporaryTrialState
 from ray.tune.schedulers import ASHAScheduler
 
-from sweeps.tune import optuna_compat, ray_compat
+from sweeps.tune import errors, optuna_compat, ray_compat
 
 RAY = f"Ray {ray.__version__}"
 OPTUNA = f"Optuna {optuna.__version__}"
@@ -87,3 +91,27 @@ def test_optuna_still_reopens_a_running_trial_by_its_storage_id():
     assert optuna_compat.stored(study, reopened).intermediate_values == {1: 0.5, 2: 0.25}, (
         f"{OPTUNA}: study._storage.get_trial(trial_id) changed"
     )
+
+
+def test_ray_still_writes_a_failed_trials_error_to_its_staging_folder_at_once(
+    ray_cluster, tmp_path
+):
+    """``Trial.handle_error`` (which Tune calls before any callback hears of the failure)
+    writes error.pkl and error.txt where ``sweeps.tune.errors`` reads them first: the trial's
+    staging folder on the driver. The sweep folder gets them later, in the background."""
+    storage = StorageContext(storage_path=str(tmp_path), experiment_dir_name="exp")
+    trial = Trial("t", trial_id="a", storage=storage, stub=True)
+    trial.init_local_path()
+    try:
+        raise RuntimeError("boom\nsecond line")
+    except RuntimeError as err:
+        trial.handle_error(RayTaskError("train", traceback.format_exc(), err))
+    line, signature = errors.described(trial)
+    assert line.startswith("RuntimeError: boom (") and "test_compat.py:" in line, (
+        f"{RAY}: a failed trial's error is no longer in Trial.pickled_error_file at once ({line})"
+    )
+    assert signature == line
+    Path(trial.pickled_error_file).unlink()  # an exception Ray could not pickle: its text
+    assert errors.described(trial) == (line, line), f"{RAY}: Trial.error_file changed"
+    trial.handle_error(ActorDiedError())
+    assert errors.described(trial)[1] is None  # a lost worker: not the trial's own error

@@ -164,3 +164,13 @@ def test_a_reference_that_is_no_import_path_is_a_one_line_error(argv, field):
         parse(argv)
     message = str(err.value)
     assert message.startswith(f"{field}: {argv[1]!r} is not an import path") and "\n" not in message
+
+
+def test_fail_fast_counts_trials_and_0_turns_it_off(tmp_path):
+    assert parse([]).fail_fast == 3
+    assert parse(["--fail-fast", "0"]).fail_fast == 0
+    config = tmp_path / "sweep.yaml"
+    config.write_text("fail_fast: 5\n")
+    assert parse(["--config", str(config)]).fail_fast == 5
+    with pytest.raises(ConfigError, match="fail_fast"):
+        parse(["--fail-fast", "-1"])

@@ -15,9 +15,11 @@ from ray.tune.search import Searcher
 
 import search_spaces
 from search_spaces import Vocabulary
-from sweeps import config
+from sweeps import config, results, run
 from sweeps.record import SweepRecord
 from sweeps.space import SweepSpace, check_space
+from sweeps.tune import search
+from sweeps.tune.failures import FailureRule, StoppedOn
 from sweeps.tune.search import (
     SAMPLERS,
     JournalRecorder,
@@ -27,6 +29,7 @@ from sweeps.tune.search import (
     sampler_for,
     tpe_sampler,
 )
+from sweeps.tune.tuner import SweepStopper
 from trainable import TrialConfigError
 from trainable.tune_adapter import RESUME
 
@@ -132,6 +135,97 @@ def test_a_trial_stopped_with_the_sweep_is_left_to_go_on(folder):
     recorder = JournalRecorder(search, folder, max_epochs=5, patience=3)
     recorder.on_trial_complete(0, [], ray_trial("a", config, result(2, 0.9)))  # not done: Ctrl-C
     assert SweepRecord(folder).trials()[0].status == "INCOMPLETE"
+
+
+BOOM = "RuntimeError: boom (model.py:7)"
+
+
+@pytest.fixture
+def raising(monkeypatch):
+    """Each Ray trial's error as ``described`` reads it, by Ray trial id: (line, signature)."""
+    errors: dict[str, tuple[str, str | None]] = {}
+    monkeypatch.setattr(search, "described", lambda trial: errors[trial.trial_id])
+    return errors
+
+
+def failed(phases, recorder, trial_id, config, last, error, raising):
+    """Tune's report of a failure: the searcher first, then the callbacks."""
+    raising[trial_id] = error
+    phases.on_trial_complete(trial_id, error=True)
+    recorder.on_trial_error(0, [], ray_trial(trial_id, config, last))
+
+
+def test_a_failed_trial_is_handed_out_again_from_its_checkpoint_before_the_next_phase(
+    folder, raising
+):
+    made = []
+    phases = PhasedSearch(searcher(folder, 1), [lambda: made.append(1)], folder)
+    rule = FailureRule(max_failures=1, fail_fast=3)
+    recorder = JournalRecorder(phases, folder, max_epochs=5, patience=3, failures=rule)
+    first = phases.suggest("a")
+    recorder.on_trial_result(0, [], ray_trial("a", first), result(1, 0.9))
+    path = folder.file("trial_000_a/checkpoint_000000")
+    recorder.on_checkpoint(0, [], ray_trial("a", first, result(1, 0.9)), tune.Checkpoint(path))
+    failed(phases, recorder, "a", first, result(1, 0.9), ("OSError: 1", "OSError: 1"), raising)
+    assert SweepRecord(folder).trials()[0].status == "INCOMPLETE"  # to be retried
+
+    retry = phases.suggest("b")  # the same trial, not the next phase
+    assert not made and retry["trial_index"] == first["trial_index"]
+    assert retry[RESUME] == {"checkpoints": [path], "recorded": 1}
+    failed(phases, recorder, "b", retry, result(2, 0.8), ("OSError: 2", "OSError: 2"), raising)
+    [trial] = SweepRecord(folder).trials()  # --max-failures 1: no second retry
+    assert (trial.status, trial.error, trial.ray_trials) == ("ERROR", "OSError: 2", ["a", "b"])
+    assert phases.suggest("c") == Searcher.FINISHED and made == [1]
+
+
+def test_an_error_that_ends_the_first_trials_stops_the_sweep(folder, raising, tmp_path):
+    phases = PhasedSearch(searcher(folder, 12), [], folder)
+    rule = FailureRule(max_failures=2, fail_fast=2)
+    recorder = JournalRecorder(phases, folder, max_epochs=5, patience=3, failures=rule)
+    stopper = SweepStopper(3, phases.judged, lambda: phases.stopped)
+    zero, one, _ = (phases.suggest(trial_id) for trial_id in "abc")
+    failed(phases, recorder, "a", zero, result(1, 0.9), (BOOM, BOOM), raising)
+    again = phases.suggest("d")
+    failed(phases, recorder, "d", again, result(1, 0.9), (BOOM, BOOM), raising)  # ends trial 0
+    assert not stopper.stop_all() and phases.suggest("e")["trial_index"] == 3
+    failed(phases, recorder, "b", one, None, (BOOM, BOOM), raising)  # not retried: stop
+    assert stopper.stop_all() and phases.suggest("f") == Searcher.FINISHED
+    trials = SweepRecord(folder).trials()
+    assert [t.status for t in trials] == ["ERROR", "ERROR", "INCOMPLETE", "INCOMPLETE"]
+    assert trials[0].error == BOOM and trials[1].error == BOOM
+    stopped = StoppedOn(BOOM, ("trial_000", "trial_001"))
+    assert SweepRecord(folder).stopped_on == stopped
+
+    cfg = config.SweepConfig(num_trials=12)
+    outcome = results.write(cfg, folder, SweepRecord(folder))
+    assert outcome.stopped_on == stopped and outcome.best is None and run.exit_code(outcome) == 1
+    assert run.summary(outcome, folder).splitlines()[-1] == (
+        "Sweep stopped (--fail-fast): trial_000 and trial_001 each ended with " + BOOM
+    )
+
+
+def test_a_lost_worker_is_retried_and_fail_fast_off_retries_every_error(folder, raising):
+    phases = PhasedSearch(searcher(folder, 2), [], folder)
+    rule = FailureRule(max_failures=1, fail_fast=0)
+    recorder = JournalRecorder(phases, folder, max_epochs=5, patience=3, failures=rule)
+    zero, one = phases.suggest("a"), phases.suggest("b")
+    failed(phases, recorder, "a", zero, None, ("ActorDiedError: gone", None), raising)
+    failed(phases, recorder, "b", one, None, (BOOM, BOOM), raising)
+    assert [phases.suggest(t)["trial_index"] for t in "cd"] == [0, 1]
+    failed(phases, recorder, "c", zero, None, (BOOM, BOOM), raising)
+    failed(phases, recorder, "d", one, None, (BOOM, BOOM), raising)
+    assert [t.status for t in SweepRecord(folder).trials()] == ["ERROR", "ERROR"]
+    assert not phases.stopped and SweepRecord(folder).stopped_on is None
+
+
+def test_exit_codes_say_whether_the_sweep_gave_a_usable_model():
+    def outcome(best=None, interrupted=False, stopped_on=None):
+        return results.SweepResults(None, None, best, interrupted, "", stopped_on)
+
+    assert run.exit_code(outcome(best={"trial_index": 0})) == 0
+    assert run.exit_code(outcome()) == 1  # every trial failed or diverged
+    assert run.exit_code(outcome(interrupted=True)) == 130
+    assert run.exit_code(outcome(interrupted=True, stopped_on=StoppedOn(BOOM, ("t",)))) == 1
 
 
 def test_check_space_finds_every_hyperparameter_and_the_unconditional_ones():

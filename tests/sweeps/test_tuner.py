@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
 from sweeps.config import SweepConfig
-from sweeps.tune.tuner import NewestFirstASHA, proposed_at_once
+from sweeps.tune.tuner import NewestFirstASHA, progress_table, proposed_at_once
 from trainable.tune_adapter import RESUME, RESUME_RECORDED
 
 
@@ -60,3 +62,21 @@ def test_asha_judges_a_resumed_trial_past_its_recorded_epochs_at_the_rungs_it_pa
     for epoch in (1, 2, 3, 4, 5, 6):
         scheduler.on_trial_result(None, trial, {"epoch": epoch, "val_loss": 0.5})
     assert scheduler.judged == {(trial.trial_id, 4): 3.0, (trial.trial_id, 5): 1.0}
+
+
+def test_the_progress_table_shows_the_sweeps_end_with_trials_stopped_before_a_result(
+    capsys, tmp_path
+):
+    """The sweep's stop (--fail-fast) ends trials that never reported: Ray's table, sorted by
+    val_loss, failed on them."""
+    ended = [Trial("SweepTrainable", config={"lr": lr}, stub=True) for lr in (0.1, 0.2, 0.3)]
+    ended[0].update_last_result({"epoch": 1, "val_loss": 0.5})
+    for trial in ended:
+        trial.set_status(Trial.TERMINATED)
+        trial.storage = SimpleNamespace(  # where Ray's table looks for the trial's files
+            experiment_driver_staging_path=str(tmp_path), trial_driver_staging_path=str(tmp_path)
+        )
+    table = progress_table([])
+    table.set_search_properties("val_loss", "min")
+    table.report(ended, True)
+    assert "TERMINATED" in capsys.readouterr().out
