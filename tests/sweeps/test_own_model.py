@@ -408,3 +408,56 @@ def test_resume_of_a_killed_user_model_sweep_finishes_it(tmp_path):
     assert best["model"] == reference
     assert type(TrainingRun.from_checkpoint(best["checkpoint"]).model).__name__ == "OwnCNN"
     assert math.isfinite(best["test_loss"])
+
+
+WARMING_UP = '''
+from torch import nn
+
+
+class WarmingUp(nn.Module):
+    """An MLP that switches on a second branch after its first epoch's batches, and that
+    branch has a bug: the check before Ray (one batch, one step) cannot see it."""
+
+    def __init__(self, num_features, num_classes, activation=nn.ReLU, warm_up_batches=34):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(num_features, 16), activation(), nn.Linear(16, num_classes))
+        self.extra = nn.Linear(num_classes + 1, num_classes)
+        self.warm_up_batches, self.seen = warm_up_batches, 0
+
+    def forward(self, x):
+        scores = self.body(x.flatten(1))
+        if self.training:
+            self.seen += 1
+            if self.seen > self.warm_up_batches:
+                scores = scores + self.extra(scores)
+        return scores
+'''
+
+
+def test_a_model_failing_the_same_way_in_every_trial_stops_the_sweep(tmp_path, capsys):
+    """Every trial raises the same error in its second epoch: the sweep ends at most 3 trials
+    in ERROR, writes its tables and exits 1, naming the error and the model's line."""
+    path = tmp_path / "warming_up.py"
+    path.write_text(WARMING_UP)
+    args = [
+        "--model",
+        f"{path}:WarmingUp",
+        "--num-trials",
+        "12",
+        "--max-epochs",
+        "4",
+        "--grace-period",
+        "4",
+        "--name",
+        "warm",
+        "--storage",
+        str(tmp_path / "runs"),
+    ]
+    assert main(args) == 1
+    last = capsys.readouterr().out.rstrip().splitlines()[-1]
+    assert last.startswith("Sweep stopped (--fail-fast): ") and f"({path}:20)" in last, last
+    assert "RuntimeError: mat1 and mat2 shapes cannot be multiplied" in last
+    trials = pq.read_table(tmp_path / "runs" / "warm" / "trials.parquet").to_pylist()
+    errored = [t for t in trials if t["status"] == "ERROR"]
+    assert len(errored) == 3 and all(t["epochs"] == 1 for t in errored), trials
+    assert {t["status"] for t in trials} <= {"ERROR", "INCOMPLETE"} and len(trials) < 12
