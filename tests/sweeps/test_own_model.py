@@ -420,12 +420,13 @@ class WarmingUp(nn.Module):
 
     def __init__(self, num_features, num_classes, activation=nn.ReLU, warm_up_batches=34):
         super().__init__()
-        self.body = nn.Sequential(nn.Linear(num_features, 16), activation(), nn.Linear(16, num_classes))
+        self.body = nn.Sequential(nn.Linear(num_features, 16), activation())
+        self.head = nn.Linear(16, num_classes)
         self.extra = nn.Linear(num_classes + 1, num_classes)
         self.warm_up_batches, self.seen = warm_up_batches, 0
 
     def forward(self, x):
-        scores = self.body(x.flatten(1))
+        scores = self.head(self.body(x.flatten(1)))
         if self.training:
             self.seen += 1
             if self.seen > self.warm_up_batches:
@@ -455,7 +456,8 @@ def test_a_model_failing_the_same_way_in_every_trial_stops_the_sweep(tmp_path, c
     ]
     assert main(args) == 1
     last = capsys.readouterr().out.rstrip().splitlines()[-1]
-    assert last.startswith("Sweep stopped (--fail-fast): ") and f"({path}:20)" in last, last
+    line = next(n for n, text in enumerate(WARMING_UP.splitlines(), 1) if "self.extra(" in text)
+    assert last.startswith("Sweep stopped (--fail-fast): ") and f"({path}:{line})" in last, last
     assert "RuntimeError: mat1 and mat2 shapes cannot be multiplied" in last
     trials = pq.read_table(tmp_path / "runs" / "warm" / "trials.parquet").to_pylist()
     errored = [t for t in trials if t["status"] == "ERROR"]
