@@ -17,10 +17,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from search_spaces import YAML_SUFFIXES
-from trainable import user_code
+from search_spaces import YAML_SUFFIXES, SpaceError
+from trainable import TrialConfigError, user_code
 from trainable.config import first_error
-from trainable.sources import TABLE_SUFFIXES
+from trainable.sources import TABLE_SUFFIXES, DataError
+from trainable.user_code import UserCodeError
 
 CREDENTIAL_KEYS = frozenset({"access_key", "secret_key", "session_token", "password", "token"})
 LOCAL_FILE_SUFFIXES = (*TABLE_SUFFIXES, *YAML_SUFFIXES)
@@ -34,6 +35,10 @@ SMOKE = {"num_trials": 3, "max_epochs": 3, "grace_period": 1, "space": "small"}
 
 class ConfigError(ValueError):
     """Bad sweep configuration, described in one line."""
+
+
+# What a user's input can be wrong with: each is one line, and exit code 2 from the CLI.
+USER_ERRORS = (ConfigError, SpaceError, DataError, TrialConfigError, UserCodeError)
 
 
 class SweepConfig(BaseModel):

@@ -23,7 +23,7 @@ import optuna
 
 from sweeps.confirm import CONFIRM
 from sweeps.record import RUNG, SweepRecord
-from sweeps.run import SAVED_SPACE
+from sweeps.storage import SAVED_SPACE
 from sweeps.tune.stopping import outcome
 from trainable import data
 from trainable.seeding import trial_seed

@@ -23,12 +23,11 @@ from typing import Any
 
 import optuna
 
-from sweeps.config import ConfigError, SweepConfig
+from sweeps.config import USER_ERRORS, ConfigError, SweepConfig
 from sweeps.manifest import LIBRARIES, MANIFEST, versions
 from sweeps.record import TrialRecord
-from sweeps.run import SAVED_CONFIG, USER_ERRORS
 from sweeps.space import TRIAL_INDEX
-from sweeps.storage import SweepFolder, load_study
+from sweeps.storage import SAVED_CONFIG, SweepFolder, load_study
 from trainable import data
 from trainable.seeding import trial_seed
 

@@ -22,15 +22,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import optuna
 import ray
 
-from search_spaces import SpaceError, Vocabulary
+from search_spaces import Vocabulary
 from sweeps import config, head
-from sweeps.config import ConfigError, SweepConfig
+from sweeps.config import USER_ERRORS, ConfigError, SweepConfig
 from sweeps.space import TRIAL_INDEX, SpaceInfo, check_space
-from sweeps.storage import SweepFolder
+from sweeps.storage import SAVED_CONFIG, SAVED_SPACE, SweepFolder
 from sweeps.tune import cluster, ray_compat
-from trainable import TrialConfigError, preflight, user_code
-from trainable.sources import DataError
-from trainable.user_code import UserCodeError
+from trainable import preflight, user_code
 
 if TYPE_CHECKING:
     from sweeps.results import SweepResults
@@ -49,10 +47,7 @@ os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_
 os.environ.setdefault("RAY_prestart_worker_first_driver", "0")
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-SAVED_CONFIG = "sweep.json"
-SAVED_SPACE = "space.yaml"  # a YAML search space as the sweep started with it
 RESUMABLE = frozenset({"name", "storage", "address", "resume", "dashboard", "retest", "fail_fast"})
-USER_ERRORS = (ConfigError, SpaceError, DataError, TrialConfigError, UserCodeError)
 T = TypeVar("T")
 # What a sweep imports once its input is checked, while Ray starts: torch, Ray Tune, TensorBoard,
 # matplotlib, and scikit-learn for the report's fANOVA: seconds on a small machine. Checking the

@@ -22,7 +22,7 @@ from optuna.distributions import (
 
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.results import BEST, EPOCHS, TRIAL_COLUMNS, TRIALS, read_table
-from sweeps.storage import JOURNAL, STUDY, SweepFolder, journal_storage
+from sweeps.storage import JOURNAL, SAVED_CONFIG, STUDY, SweepFolder, journal_storage
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,10 @@ class Sweep:
 
 
 def read(folder: SweepFolder) -> Sweep:
-    for needed in ("sweep.json", TRIALS, EPOCHS):
+    for needed in (SAVED_CONFIG, TRIALS, EPOCHS):
         if not folder.has(needed):
             raise ConfigError(f"{folder.uri} has no {needed}: not a finished sweep folder")
-    cfg = SweepConfig.model_validate_json(folder.read_text("sweep.json"))
+    cfg = SweepConfig.model_validate_json(folder.read_text(SAVED_CONFIG))
     trials = read_table(folder, TRIALS)
     epochs: dict[str, list[dict[str, Any]]] = {}
     for row in read_table(folder, EPOCHS):

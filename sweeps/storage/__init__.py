@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sweeps.storage.atomic_fs import AtomicLocalHandler, atomic_local_filesystem
-    from sweeps.storage.folder import JOURNAL, TENSORBOARD, SweepFolder
+    from sweeps.storage.folder import (
+        JOURNAL,
+        SAVED_CONFIG,
+        SAVED_SPACE,
+        TENSORBOARD,
+        SweepFolder,
+    )
     from sweeps.storage.journal import (
         JOURNAL_LOCK_GRACE_S,
         STUDY,
@@ -29,6 +35,8 @@ if TYPE_CHECKING:
 _MODULES = {
     "JOURNAL": "folder",
     "JOURNAL_LOCK_GRACE_S": "journal",
+    "SAVED_CONFIG": "folder",
+    "SAVED_SPACE": "folder",
     "STUDY": "journal",
     "TENSORBOARD": "folder",
     "AtomicLocalHandler": "atomic_fs",
@@ -41,6 +49,8 @@ _MODULES = {
 __all__ = [
     "JOURNAL",
     "JOURNAL_LOCK_GRACE_S",
+    "SAVED_CONFIG",
+    "SAVED_SPACE",
     "STUDY",
     "TENSORBOARD",
     "AtomicLocalHandler",

@@ -22,9 +22,8 @@ from sweeps import manifest, replay
 from sweeps.config import SweepConfig
 from sweeps.manifest import LIBRARIES, MANIFEST
 from sweeps.record import SweepRecord
-from sweeps.run import SAVED_CONFIG
 from sweeps.space import TRIAL_INDEX, SweepSpace
-from sweeps.storage import JOURNAL, STUDY, SweepFolder, journal_storage
+from sweeps.storage import JOURNAL, SAVED_CONFIG, STUDY, SweepFolder, journal_storage
 from trainable import data
 from trainable.run import TrainingRun
 from trainable.seeding import trial_seed
