@@ -50,3 +50,20 @@ def user_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Write
     from trainable import data
 
     data.load.cache_clear()
+
+
+@pytest.fixture
+def refusal() -> Callable[..., str]:
+    """``refusal(reference, error=DataError)``: the error ``data.load`` raises for the user's
+    loader ``reference``, which must be of type ``error`` and one line."""
+    from trainable import data
+    from trainable.sources import DataError
+
+    def refused(reference: str, error: type[Exception] = DataError) -> str:
+        with pytest.raises(error) as info:
+            data.load(reference, seed=0)
+        message = str(info.value)
+        assert "\n" not in message
+        return message
+
+    return refused

@@ -188,14 +188,6 @@ def code(user_file):
     return lambda name: f"{path}:{name}"
 
 
-def _refusal(reference: str, error: type[Exception] = DataError) -> str:
-    with pytest.raises(error) as info:
-        data.load(reference, seed=0)
-    message = str(info.value)
-    assert "\n" not in message
-    return message
-
-
 def _sequences(**settings) -> dict:
     return {
         "model": f"{EXAMPLE}:GRUClassifier", "dataset": f"{EXAMPLE}:load",
@@ -307,15 +299,17 @@ FORMS = "train, val, test; or train, val, test, collate_fn; or dataset, collate_
                   "or arrays (or tuples or mappings of them)"),
     ],
 )  # fmt: skip
-def test_a_mapping_or_batch_the_loop_cannot_take_is_refused_in_one_line(code, name, expected):
-    assert f"dataset {code(name)}" in _refusal(code(name))
-    assert expected in _refusal(code(name))
+def test_a_mapping_or_batch_the_loop_cannot_take_is_refused_in_one_line(
+    refusal, code, name, expected
+):
+    assert f"dataset {code(name)}" in refusal(code(name))
+    assert expected in refusal(code(name))
 
 
-def test_a_collate_function_that_raises_is_reported_with_the_users_line(code) -> None:
+def test_a_collate_function_that_raises_is_reported_with_the_users_line(refusal, code) -> None:
     path = code("").rstrip(":")
     line = CODE.splitlines().index('        raise KeyError("tokens")') + 1
-    assert _refusal(code("raising_collate"), UserCodeError) == (
+    assert refusal(code("raising_collate"), UserCodeError) == (
         f"dataset {code('raising_collate')} collate_fn (on train items 0 to 0) raised "
         f"KeyError: 'tokens' ({path}:{line})"
     )

@@ -13,7 +13,6 @@ from torch.utils.data import Subset, TensorDataset
 from trainable import data
 from trainable.data import DatasetSplit, Split
 from trainable.run import TrainingRun
-from trainable.sources import DataError
 from trainable.user_code import UserCodeError
 
 LOADERS = """\
@@ -161,14 +160,6 @@ def loader(user_file):
     return lambda name: f"{path}:{name}"
 
 
-def _refusal(reference: str, error: type[Exception] = DataError) -> str:
-    with pytest.raises(error) as info:
-        data.load(reference, seed=0)
-    message = str(info.value)
-    assert "\n" not in message
-    return message
-
-
 def _expected_sizes(n: int) -> tuple[int, int, int]:
     n_test = n_val = round(n * 0.2)
     return n - n_test - n_val, n_val, n_test
@@ -283,8 +274,8 @@ def test_a_pair_among_dataset_parts_trains_and_tests_like_the_datasets(loader) -
     assert set(run.test()) == {"test_loss", "test_acc", "test_rows_sha256"}
 
 
-def test_explicit_parts_of_different_shapes_are_refused_with_a_dataset_among_them(loader):
-    assert _refusal(loader("mismatched_dataset_parts")).endswith(
+def test_explicit_parts_of_different_shapes_are_refused_with_a_dataset_among_them(refusal, loader):
+    assert refusal(loader("mismatched_dataset_parts")).endswith(
         ": train, val and test features differ in shape: train (1, 2, 2), val (1, 2, 2), test (4,)"
     )
 
@@ -313,14 +304,14 @@ def test_explicit_parts_of_different_shapes_are_refused_with_a_dataset_among_the
         ("empty_part", "the val part is empty"),
     ],
 )  # fmt: skip
-def test_unusable_data_is_refused_in_one_line(loader, name: str, expected: str) -> None:
-    assert expected in _refusal(loader(name))
+def test_unusable_data_is_refused_in_one_line(refusal, loader, name: str, expected: str) -> None:
+    assert expected in refusal(loader(name))
 
 
-def test_a_loader_that_raises_is_reported_with_the_users_file_and_line(loader) -> None:
+def test_a_loader_that_raises_is_reported_with_the_users_file_and_line(refusal, loader) -> None:
     reference = loader("raises")
     path = reference.rsplit(":", 1)[0]
     line = LOADERS.splitlines().index('    raise FileNotFoundError("/data/train.npz")') + 1
-    assert _refusal(reference, UserCodeError) == (
+    assert refusal(reference, UserCodeError) == (
         f"dataset {reference} raised FileNotFoundError: /data/train.npz ({path}:{line})"
     )
