@@ -50,7 +50,7 @@ REPLICATE_ATTR = "replicate"  # a confirmation run's: which of its configuration
 # What an epoch's record holds: the metrics the trial reported and whether its result ended it
 # (done: the sweep's decision on it was STOP, by ASHA, the stopper or the trial), then RUNG.
 EPOCH_FIELDS = (
-    "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
+    "epoch", "train_loss", "train_acc", "train_rows", "val_loss", "val_acc", "lr",
     "best_val_loss", "best_epoch", "diverged", "done",
 )  # fmt: skip
 RUNG = "rung"  # the ASHA milestone the epoch was judged at; None where ASHA did not judge it

@@ -32,7 +32,10 @@ from trainable.checkpoint import CheckpointError
 
 TRIALS, EPOCHS, BEST = "trials.parquet", "epochs.parquet", "best.json"
 CONFIRMATION = "confirmation.parquet"  # a row per confirmation run
-EPOCH_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", REPORTED_AT)
+EPOCH_COLUMNS = (
+    "epoch", "train_loss", "train_acc", "train_rows", "val_loss", "val_acc", "lr", REPORTED_AT
+)  # fmt: skip
+COUNTED = ("epoch", "train_rows")  # the integer columns
 # The columns of trials.parquet besides the hyperparameters, which sit after the first two.
 TRIAL_COLUMNS = (
     "trial_id", "trial_index", "status", "stop_reason", "epochs", "best_val_loss", "best_epoch",
@@ -240,8 +243,8 @@ def _table(rows: list[dict[str, Any]]) -> pa.Table:
 
 
 def _epoch_schema() -> pa.Schema:
-    fields = [pa.field("trial_id", pa.string()), pa.field("epoch", pa.int64())]
-    return pa.schema(fields + [pa.field(name, pa.float64()) for name in EPOCH_COLUMNS[1:]])
+    columns = [(name, pa.int64() if name in COUNTED else pa.float64()) for name in EPOCH_COLUMNS]
+    return pa.schema([pa.field("trial_id", pa.string())] + [pa.field(*c) for c in columns])
 
 
 def _parquet(table: pa.Table) -> bytes:

@@ -26,6 +26,7 @@ _loss = nn.CrossEntropyLoss(reduction="sum")
 class EpochMetrics:
     loss: float
     accuracy: float
+    rows: int  # rows the pass read: a training epoch's show that no row was dropped
 
 
 def train_epoch(
@@ -51,7 +52,7 @@ def train_epoch(
     sizes = torch.tensor(counts, device=losses[0].device)
     total_loss = (torch.stack(losses) * sizes).sum()
     hits = (torch.cat(predictions) == torch.cat(targets)).sum()
-    return EpochMetrics(total_loss.item() / rows, hits.item() / rows)
+    return EpochMetrics(total_loss.item() / rows, hits.item() / rows, rows)
 
 
 @torch.no_grad()
@@ -65,4 +66,4 @@ def evaluate(model: nn.Module, batches: Iterable[Batch]) -> EpochMetrics:
         total_loss = loss if total_loss is None else total_loss + loss
         hits = hit if hits is None else hits + hit
         rows += len(yb)
-    return EpochMetrics(total_loss.item() / rows, hits.item() / rows)
+    return EpochMetrics(total_loss.item() / rows, hits.item() / rows, rows)

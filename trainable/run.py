@@ -71,6 +71,7 @@ class TrainingRun:
             "epoch": self.epoch,
             "train_loss": train.loss,
             "train_acc": train.accuracy,
+            "train_rows": train.rows,
             "val_loss": val.loss,
             "val_acc": val.accuracy,
             "lr": lr,

@@ -37,7 +37,8 @@ def sweep(ray_cluster, tmp_path_factory):
 def epoch_result(n, val_loss, *, best_epoch=None, done=False, diverged=False):
     """The result a trial reports for epoch ``n``, as the sweep's record keeps it."""
     return {
-        "epoch": n, "train_loss": val_loss / 2, "train_acc": 0.5, "val_loss": val_loss,
+        "epoch": n, "train_loss": val_loss / 2, "train_acc": 0.5, "train_rows": 96,
+        "val_loss": val_loss,
         "val_acc": 0.6, "lr": 0.1, "best_val_loss": val_loss, "best_epoch": best_epoch or n,
         "diverged": diverged, "done": done,
     }  # fmt: skip

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sweeps.run import main
+from trainable import data
 
 pytestmark = pytest.mark.slow
 
@@ -45,12 +46,15 @@ def test_epoch_rows_match_what_ran(sweep):
         "epoch",
         "train_loss",
         "train_acc",
+        "train_rows",
         "val_loss",
         "val_acc",
         "lr",
         "reported_at",
     }
     assert not any("test" in key for key in epochs[0])
+    trained = len(data.load("digits", seed=1).indices[0])  # the sweep's --seed 1
+    assert {e["train_rows"] for e in epochs} == {trained}  # every epoch, every training row
 
 
 def test_hyperparameter_columns_are_named_as_in_the_space(sweep):

@@ -265,7 +265,7 @@ def test_a_batchnorm_model_never_trains_on_one_row_and_every_row_is_used(code, l
     run = TrainingRun(config)
     assert len(run.split.indices[0]) == 33
     run.model.seen.clear()  # the check before Ray builds its own model; this one is fresh
-    run.step()
+    assert run.step()["train_rows"] == 33  # what the trial's record counts
     assert [len(rows) for rows in run.model.seen] == [8, 8, 8, 9]
     seen = torch.cat(run.model.seen).sort().values
     if isinstance(run.split, DatasetSplit):
