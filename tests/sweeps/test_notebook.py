@@ -85,6 +85,12 @@ def test_the_example_notebook_sweeps_and_rebuilds_its_best_model(tmp_path, kerne
     )  # fmt: skip
     assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
     assert rebuilt.stdout.split()[0] == "Net"
+    replayed = subprocess.run(
+        [sys.executable, "-m", "sweeps.replay", str(folder), str(best["trial_index"])],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert replayed.returncode == 0, replayed.stdout[-2000:] + replayed.stderr[-2000:]
+    assert "bit for bit" in replayed.stdout
 
 
 def recorded_epochs(folder: Path) -> int:
