@@ -1,7 +1,7 @@
 """What the sweep does with a trial that failed: retry it, end it, or stop the sweep.
 
 One rule, fed every end of a trial as the driver sees it: each failure, with its error's
-signature, and each end without an error. :class:`~sweeps.tune.search.JournalRecorder` feeds
+signature, and each end without an error. :class:`~sweeps.tune.recorder.JournalRecorder` feeds
 it and does what it answers; nothing here imports Ray.
 
 - A failure is retried, from the trial's newest recorded checkpoint, up to ``--max-failures``

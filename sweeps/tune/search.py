@@ -4,37 +4,26 @@
 ended (same number, same parameters, resuming from their newest recorded checkpoint), then
 trials it asks Optuna's seeded sampler for (``--sampler``: TPE, GP or random search), until the
 study holds ``--num-trials``.
-:class:`JournalRecorder` writes what Ray reports into the record: every epoch (with the ASHA
-rung it was judged at), every checkpoint, and each trial's end, told to Optuna honestly (a
-trial ASHA or the stopper cut short is PRUNED, a crash FAIL, a completed one COMPLETE with its
-best validation loss; Ray's own OptunaSearch tells every trial COMPLETE, feeding TPE
-partial-budget losses as if final). It also retries a trial that failed, the way a resumed
-sweep goes on with it: the searcher hands Ray the trial again, as a new Ray trial of the same
-number resuming from its newest recorded checkpoint (see :mod:`sweeps.tune.failures`).
+:class:`PhasedSearch` runs the sweep's phases (search, confirmation, audit) in one Ray
+experiment. What Ray reports of the trials goes into the record through
+:class:`~sweeps.tune.recorder.JournalRecorder`, which also hands a failed trial back here to be
+retried.
 """
 
 from __future__ import annotations
 
-import logging
-import posixpath
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import optuna
-from ray.tune import Callback
 from ray.tune.experiment import Trial
 from ray.tune.search import Searcher
 
 from sweeps.record import SweepRecord, TrialRecord
 from sweeps.space import SpaceInfo, SweepSpace
 from sweeps.storage import SweepFolder
-from sweeps.tune.errors import described
-from sweeps.tune.failures import END, RETRY, FailureRule
-from sweeps.tune.stopping import INCOMPLETE, outcome
 from trainable.tune_adapter import RESUME, RESUME_CHECKPOINTS, RESUME_RECORDED
-
-logger = logging.getLogger(__name__)
 
 
 def tpe_sampler(seed: int) -> optuna.samplers.TPESampler:
@@ -273,107 +262,3 @@ class PhasedSearch(Searcher):
 
     def save_to_dir(self, checkpoint_dir: str, session_str: str = "default") -> None:
         self.folder.publish_journal()
-
-
-class JournalRecorder(Callback):
-    """Writes each trial's epochs, checkpoints and end into its record (the study of its phase,
-    as ``search.record_of`` says) as Ray reports them, and decides what becomes of a trial that
-    failed by ``failures`` (see :mod:`sweeps.tune.failures`): a retry, which ``search`` hands
-    Ray again, its end in ERROR, or the sweep's stop, which it records in the search's record
-    and tells ``search`` (the sweep's stopper sees it there).
-
-    It comes first among the sweep's callbacks, so the record is never behind Ray's logs. It
-    sees each result after ASHA, the stopper and the trial decided on it (a STOP marks the
-    result done), and records the epoch with the rung ASHA judged it at, from ``rungs``
-    ((Ray trial id, epoch) → milestone, as ``NewestFirstASHA.judged`` holds them). The epochs
-    a resumed trial re-trains up to its last recorded one are the record's already, with the
-    rungs of their first time (ASHA does not judge them again), and are not written twice.
-    """
-
-    def __init__(
-        self,
-        search: SweepSearch | PhasedSearch,
-        folder: SweepFolder,
-        max_epochs: int,
-        patience: int,
-        rungs: dict[tuple[str, int], float] | None = None,
-        failures: FailureRule | None = None,
-    ) -> None:
-        """``failures``: the rule for failed trials (default: no retry, no --fail-fast)."""
-        self.search, self.folder = search, folder
-        self.max_epochs, self.patience = max_epochs, patience
-        self.rungs = {} if rungs is None else rungs
-        self.failures = FailureRule(0, 0) if failures is None else failures
-
-    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict,
-                        **info: Any) -> None:  # fmt: skip
-        if "epoch" not in result:
-            return
-        epoch = int(result["epoch"])
-        rung = self.rungs.pop((trial.trial_id, epoch), None)
-        if epoch > recorded(trial):
-            record, number = self._record(trial)
-            record.epoch(number, result, rung)
-
-    def on_checkpoint(self, iteration: int, trials: list[Trial], trial: Trial, checkpoint: Any,
-                      **info: Any) -> None:  # fmt: skip
-        # Ray saves a trial before it trains on, so its last result is the checkpoint's epoch.
-        epoch = (trial.last_result or {}).get("epoch")
-        if epoch:
-            path = posixpath.relpath(checkpoint.path, self.folder.path)
-            record, number = self._record(trial)
-            record.checkpoint(number, epoch, path)
-
-    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any):
-        self._end(trial, None)
-
-    def _record(self, trial: Trial) -> tuple[SweepRecord, int]:
-        """The record of the trial Ray runs as ``trial`` (its phase's), and its number there."""
-        record = self.search.record_of(trial.trial_id)
-        return record, record.number_of(trial.trial_id)
-
-    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any):
-        """Tune gives up on a Ray trial at its first failure (``max_failures=0``); the record's
-        trial is retried here, as a new Ray trial, or ended, or left for a ``--resume``."""
-        error, signature = described(trial)
-        name = self.search.name_of(trial.trial_id)
-        decision = self.failures.failed(name, signature)
-        if decision == RETRY:
-            logger.warning("%s failed (%s); retrying it, from its newest checkpoint (%d of "
-                           "--max-failures %d)", name, error, self.failures.failures[name],
-                           self.failures.max_failures)  # fmt: skip
-            self.search.retry(trial.trial_id)
-        elif decision == END:
-            if self.failures.failures[name] <= self.failures.max_failures:
-                logger.warning("%s failed with an error that repeats (%s); not retried "
-                               "(--fail-fast)", name, error)  # fmt: skip
-            self._end(trial, error)
-            self._stop_if_decided()
-
-    def _end(self, trial: Trial, error: str | None) -> None:
-        result = trial.last_result or {}
-        ended = outcome(result, error is not None, self.max_epochs, self.patience)
-        if ended.status == INCOMPLETE:  # stopped by the sweep's end (Ctrl-C): it goes on later
-            return
-        record, number = self._record(trial)
-        record.end(number, ended, result, error)
-        if error is None:
-            self.failures.ended(self.search.name_of(trial.trial_id))
-        self.folder.publish_journal()
-
-    def _stop_if_decided(self) -> None:
-        """Once the failures rule stops the sweep: record why, once, and propose nothing
-        more; the sweep's stopper then stops the trials that run."""
-        stopped = self.failures.stopped
-        if stopped is None or self.search.stopped:
-            return
-        self.search.stop()
-        SweepRecord(self.folder).stop_on(stopped)
-        self.folder.publish_journal()
-        logger.warning("stopping the sweep: %s each ended with %s (--fail-fast)",
-                       ", ".join(stopped.trials), stopped.error)  # fmt: skip
-
-
-def recorded(trial: Trial) -> int:
-    """The last epoch the record held of the trial when Ray was handed it (0: a new trial)."""
-    return (trial.config.get(RESUME) or {}).get(RESUME_RECORDED, 0)

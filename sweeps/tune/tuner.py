@@ -37,13 +37,8 @@ from sweeps.storage import SweepFolder
 from sweeps.tune import ray_compat
 from sweeps.tune.failures import FailureRule
 from sweeps.tune.logger import loggers, no_automatic_loggers
-from sweeps.tune.search import (
-    JournalRecorder,
-    PhasedSearch,
-    SweepSearch,
-    recorded,
-    sampler_for,
-)
+from sweeps.tune.recorder import JournalRecorder, recorded
+from sweeps.tune.search import PhasedSearch, SweepSearch, sampler_for
 from sweeps.tune.stopping import ERROR, INCOMPLETE, stalled
 from sweeps.tune.watchdog import HangWatchdog
 from trainable import user_code
@@ -86,7 +81,7 @@ class NewestFirstASHA(ASHAScheduler):
     the trial at one of them this time, short of where the record already has it.
 
     Each result ASHA judged at a rung leaves the rung in :attr:`judged`, keyed by Ray trial id
-    and epoch, for :class:`~sweeps.tune.search.JournalRecorder` to record with the epoch.
+    and epoch, for :class:`~sweeps.tune.recorder.JournalRecorder` to record with the epoch.
     """
 
     def __init__(self, judges: Callable[[str], bool] = lambda trial_id: True, **options: Any):

@@ -18,11 +18,11 @@ from search_spaces import Vocabulary
 from sweeps import config, results, run
 from sweeps.record import SweepRecord
 from sweeps.space import SweepSpace, check_space
-from sweeps.tune import search
+from sweeps.tune import recorder as recorder_module
 from sweeps.tune.failures import FailureRule, StoppedOn
+from sweeps.tune.recorder import JournalRecorder
 from sweeps.tune.search import (
     SAMPLERS,
-    JournalRecorder,
     PhasedSearch,
     SweepSearch,
     gp_sampler,
@@ -144,7 +144,7 @@ BOOM = "RuntimeError: boom (model.py:7)"
 def raising(monkeypatch):
     """Each Ray trial's error as ``described`` reads it, by Ray trial id: (line, signature)."""
     errors: dict[str, tuple[str, str | None]] = {}
-    monkeypatch.setattr(search, "described", lambda trial: errors[trial.trial_id])
+    monkeypatch.setattr(recorder_module, "described", lambda trial: errors[trial.trial_id])
     return errors
 
 
