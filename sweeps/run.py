@@ -8,47 +8,26 @@ sweep stopped on an error that repeats, ``--fail-fast``), 2 bad input, 130 inter
 from __future__ import annotations
 
 import atexit
-import contextlib
 import gc
-import importlib
-import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
-
-import optuna
-import ray
+from typing import TYPE_CHECKING, Any
 
 from search_spaces import Vocabulary
-from sweeps import config, head
+from sweeps import config, session
 from sweeps.config import USER_ERRORS, ConfigError, SweepConfig
+from sweeps.session import import_modules, in_background, ray_session
 from sweeps.space import TRIAL_INDEX, SpaceInfo, check_space
 from sweeps.storage import SAVED_CONFIG, SAVED_SPACE, SweepFolder
-from sweeps.tune import cluster, ray_compat
+from sweeps.tune import cluster
 from trainable import preflight, user_code
 
 if TYPE_CHECKING:
     from sweeps.results import SweepResults
     from sweeps.tune.failures import StoppedOn
 
-# Ray's classic progress table (one table, refreshed) instead of a panel per trial start and end.
-os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-# Ray Tune snapshots the experiment each time a trial has saved --keep-checkpoints checkpoints
-# since the last snapshot (so that a restore never points at a deleted one), and warns, in six
-# lines each time, when that happens twice within 5 s, as it does in every short sweep.
-# The snapshots are what makes resuming safe, so the warning is switched off, not the snapshots.
-os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-# A Ray started here does not prestart a Python worker per CPU before the driver connects: those
-# belong to no job, so the trials' actors never run in them, and on a small machine their start
-# competes with the sweep's own.
-os.environ.setdefault("RAY_prestart_worker_first_driver", "0")
-optuna.logging.set_verbosity(optuna.logging.WARNING)
-
 RESUMABLE = frozenset({"name", "storage", "address", "resume", "dashboard", "retest", "fail_fast"})
-T = TypeVar("T")
 # What a sweep imports once its input is checked, while Ray starts: torch, Ray Tune, TensorBoard,
 # matplotlib, and scikit-learn for the report's fANOVA: seconds on a small machine. Checking the
 # input imports none of them, and the report's imports need not wait for the sweep's end.
@@ -68,6 +47,7 @@ class Plan:
 
 def prepare(cfg: SweepConfig) -> Plan:
     """Check the sweep can run (and resolve a resumed one's saved config) without touching Ray."""
+    session.settings()
     folder = SweepFolder.in_storage(cfg.storage, cfg.name)
     if cfg.resume:
         cfg = _resumed(cfg, folder)
@@ -151,56 +131,6 @@ def _resumed(cfg: SweepConfig, folder: SweepFolder) -> SweepConfig:
     return saved.model_copy(update={**update, "num_trials": num_trials})
 
 
-@contextlib.contextmanager
-def ray_session(cfg: SweepConfig, runtime_env: dict[str, Any]) -> Iterator[None]:
-    """Join ``--address`` (or RAY_ADDRESS), or the warm local head ``python -m sweeps.head``
-    started, or start Ray locally; reuse one already started.
-
-    A warm head is a local Ray in all but who started it: its workers read the driver's files
-    and it has all the resources it will have, so the checks keyed on ``--address`` treat it
-    as local. A local Ray listens on 127.0.0.1 only, and one started here starts its dashboard
-    only for ``--dashboard``. ``runtime_env`` is the job's: what every worker gets before a
-    trial starts. Leaving a joined Ray disconnects from it; the warm head keeps running.
-    """
-    if ray.is_initialized():
-        yield
-        return
-    warm = None
-    if not (cfg.address or os.environ.get("RAY_ADDRESS")):
-        ray_compat.listen_on_loopback()  # a warm head's node is 127.0.0.1 too
-        warm = head.running()
-    if warm is not None and warm.token_auth and "RAY_AUTH_MODE" not in os.environ:
-        ray_compat.use_token_auth()
-    try:
-        context = ray.init(
-            address=warm.address if warm else cfg.address,
-            include_dashboard=cfg.dashboard,
-            dashboard_host="127.0.0.1",
-            logging_level=logging.WARNING,
-            runtime_env=runtime_env or None,
-        )
-    except (ConnectionError, RuntimeError) as err:  # a token or a Ray version that differs
-        if warm is None:
-            raise
-        raise ConfigError(
-            f"cannot join the local Ray head at {warm.address} ({str(err).splitlines()[0]}); "
-            "run with the RAY_AUTH_* settings it was started with, or stop it with "
-            "python -m sweeps.head stop"
-        ) from None
-    if warm is not None:
-        print(
-            f"joined the local Ray head at {warm.address} (python -m sweeps.head stop to stop it)",
-            flush=True,
-        )
-    if cfg.dashboard:
-        url = context.dashboard_url
-        print(f"Ray dashboard: http://{url}" if url else "Ray dashboard: not running", flush=True)
-    try:
-        yield
-    finally:
-        ray.shutdown()
-
-
 def run(plan: Plan) -> SweepResults:
     cfg, folder = plan.cfg, plan.folder
     imported = in_background(import_modules, SWEEP_MODULES)
@@ -225,11 +155,6 @@ def run(plan: Plan) -> SweepResults:
     return written.result()
 
 
-def import_modules(names: tuple[str, ...]) -> None:
-    for name in names:
-        importlib.import_module(name)
-
-
 def write_results(cfg: SweepConfig, folder: SweepFolder) -> SweepResults:
     """The tables, the manifest, the TensorBoard runs and the report, all from the sweep's
     record."""
@@ -250,14 +175,6 @@ def write_results(cfg: SweepConfig, folder: SweepFolder) -> SweepResults:
     if outcome.epochs.num_rows:
         report.write(folder)
     return outcome
-
-
-def in_background(fn: Callable[..., T], *args: Any) -> Future[T]:
-    """``fn(*args)`` on a thread of its own; the future returns its result or raises its error."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=fn.__name__)
-    future = pool.submit(fn, *args)
-    pool.shutdown(wait=False)  # the thread ends when fn returns
-    return future
 
 
 def summary(outcome: SweepResults, folder: SweepFolder) -> str:

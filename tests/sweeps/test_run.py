@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from types import SimpleNamespace
 
+import optuna
 import pytest
 
 from sweeps import config, run
@@ -149,3 +150,20 @@ def test_a_cluster_is_sent_the_users_package(package, tmp_path, monkeypatch):
     monkeypatch.setenv("RAY_ADDRESS", "auto")
     cfg = config.validate({"model": f"{package}_models.nets:Net"})
     assert run.runtime_env(cfg) == {"py_modules": [str(folder)]}
+
+
+def test_importing_the_sweep_changes_no_process_wide_setting():
+    """A notebook that imports sweeps keeps its environment and Optuna's logging until it runs
+    a sweep; preparing one makes the sweep's settings."""
+    code = (
+        "import os, optuna\n"
+        "before = (dict(os.environ), optuna.logging.get_verbosity())\n"
+        "import sweeps, sweeps.api, sweeps.run, sweeps.session\n"
+        "print(before == (dict(os.environ), optuna.logging.get_verbosity()))\n"
+        "sweeps.session.settings()\n"
+        "print(os.environ['RAY_AIR_NEW_OUTPUT'], optuna.logging.get_verbosity())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AIR", "TUNE_WARN"))}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=env, check=True)  # fmt: skip
+    assert done.stdout.split() == ["True", "0", str(optuna.logging.WARNING)]
