@@ -30,7 +30,7 @@ def sample(search: list[TrialRecord], fraction: float, seed: int) -> list[TrialR
 
 def plan(record: SweepRecord, search: list[TrialRecord], fraction: float, seed: int) -> int:
     """Enqueue the audit runs not yet in ``record``; how many the plan has in all."""
-    have = {attrs.get(AUDITS_ATTR) for attrs in record.enqueued()}
+    have = {attrs.get(AUDITS_ATTR) for attrs in record.attributes()}
     chosen = sample(search, fraction, seed)
     for trial in chosen:
         if trial.number not in have:

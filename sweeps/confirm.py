@@ -48,7 +48,7 @@ def plan(record: SweepRecord, search: list[TrialRecord], top: int, seeds: int) -
     """Enqueue the runs of the ``top`` configurations not yet in ``record``; how many runs the
     plan has in all. A run is its configuration's search trial and a replicate 1..``seeds``,
     so a plan enqueued in part before a kill is completed, not repeated."""
-    have = {(attrs.get(CONFIRMS_ATTR), attrs.get(REPLICATE_ATTR)) for attrs in record.enqueued()}
+    have = {(attrs.get(CONFIRMS_ATTR), attrs.get(REPLICATE_ATTR)) for attrs in record.attributes()}
     runs = [(trial, r) for trial in candidates(search, top) for r in range(1, seeds + 1)]
     for trial, replicate in runs:
         if (trial.number, replicate) not in have:

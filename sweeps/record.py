@@ -208,9 +208,9 @@ class SweepRecord:
     def ask(self, space: Callable[[optuna.Trial], Any]) -> TrialRecord:
         trial = self.study.ask()
         self._live[trial.number] = trial
-        return self.complete(trial.number, space)
+        return self.with_params(trial.number, space)
 
-    def complete(self, number: int, space: Callable[[optuna.Trial], Any]) -> TrialRecord:
+    def with_params(self, number: int, space: Callable[[optuna.Trial], Any]) -> TrialRecord:
         """The trial with every parameter the space gives it. Each parameter is a line of the
         journal, and a driver killed while it asked leaves a trial with only the first ones:
         the space, run again on it, keeps those (Optuna returns a parameter the trial has) and
@@ -245,7 +245,7 @@ class SweepRecord:
         """How many enqueued trials wait to be asked (see :meth:`enqueue`)."""
         return len(self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
 
-    def enqueued(self) -> list[dict[str, Any]]:
+    def attributes(self) -> list[dict[str, Any]]:
         """The user attributes every enqueued trial was given, asked or waiting."""
         return [dict(t.user_attrs) for t in self.study.get_trials(deepcopy=False)]
 

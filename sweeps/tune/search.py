@@ -123,7 +123,7 @@ class SweepSearch(Searcher):
         if self.stopped:
             return Searcher.FINISHED
         if self.unfinished:
-            trial = self.record.complete(self.unfinished.pop(0), self.space)
+            trial = self.record.with_params(self.unfinished.pop(0), self.space)
         elif len(self.record) < self.num_trials:
             trial = self.record.ask(self.space)
         else:
@@ -230,7 +230,7 @@ class PhasedSearch(Searcher):
         """Whether any phase may still have a trial to run."""
         return self.current is not None
 
-    def judged(self, trial_id: str) -> bool:
+    def judges(self, trial_id: str) -> bool:
         """Whether ASHA and the stopper decide on the trial: the search's trials only; the
         later phases run to the full budget."""
         return self.search is not None and self.of_trial.get(trial_id) is self.search

@@ -87,7 +87,7 @@ class NewestFirstASHA(ASHAScheduler):
     def __init__(self, judges: Callable[[str], bool] = lambda trial_id: True, **options: Any):
         super().__init__(**options)
         self.judges = judges  # whether it decides on a trial, by Ray trial id
-        self.judged: dict[tuple[str, int], float] = {}
+        self.judged: dict[tuple[str, int], float] = {}  # the rung of each result it judged
 
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
         pending = [t for t in tune_controller.get_trials() if t.status == Trial.PENDING]
@@ -180,10 +180,10 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> tune.Tuner
     if record.stopped_on is not None:  # an earlier run stopped on an error: this one starts
         record.stop_on(None)
     scheduler = NewestFirstASHA(
-        judges=phases.judged, time_attr="epoch", max_t=cfg.max_epochs,
+        judges=phases.judges, time_attr="epoch", max_t=cfg.max_epochs,
         grace_period=cfg.grace_period, reduction_factor=cfg.reduction_factor,
     )  # fmt: skip
-    stopper = SweepStopper(cfg.patience, phases.judged, lambda: phases.stopped)
+    stopper = SweepStopper(cfg.patience, phases.judges, lambda: phases.stopped)
     return _tuner(cfg, folder, space, phases, scheduler, stopper, _failures(cfg, record))
 
 

@@ -51,7 +51,7 @@ def test_the_plan_is_each_configuration_times_each_seed_once_even_after_a_kill(f
     runs.enqueue(trials[1].params, {"confirms": 1, "replicate": 1})  # then the driver died
     assert confirm.plan(runs, trials, top=2, seeds=3) == 6
     assert confirm.plan(runs, trials, top=2, seeds=3) == 6
-    planned = sorted((a["confirms"], a["replicate"]) for a in runs.enqueued())
+    planned = sorted((a["confirms"], a["replicate"]) for a in runs.attributes())
     assert planned == [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3)]
     asked = runs.ask(SPACE)  # Optuna's queue: the configuration's parameters, as enqueued
     assert asked.params == trials[1].params and (asked.confirms, asked.replicate) == (1, 1)

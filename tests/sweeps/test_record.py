@@ -47,10 +47,10 @@ def test_an_ask_a_kill_cut_short_keeps_its_parameters_and_gets_the_rest(folder):
     trial = record.study.ask({"optimizer": distribution})  # killed after its first parameter
     optimizer = trial.params["optimizer"]
 
-    completed = SweepRecord(folder).complete(0, SPACE)
+    completed = SweepRecord(folder).with_params(0, SPACE)
     assert completed.params["optimizer"] == optimizer
     assert {"lr", "gamma", "activation"} <= set(completed.params)
-    assert SweepRecord(folder).complete(0, SPACE).params == completed.params
+    assert SweepRecord(folder).with_params(0, SPACE).params == completed.params
 
 
 def test_an_epoch_recorded_again_is_the_same_record_and_reported_once(epoch, folder):

@@ -108,7 +108,7 @@ def test_the_next_phase_starts_once_every_trial_of_the_one_before_has_ended(fold
         ended = ray_trial(trial_id, proposed, result(2, 0.8, done=True))
         recorder.on_trial_complete(0, [], ended)
     assert phases.suggest("c")["trial_index"] == 0 and made == [[True, True]]
-    assert phases.judged("a") and phases.judged("b") and not phases.judged("c")
+    assert phases.judges("a") and phases.judges("b") and not phases.judges("c")
     assert phases.record_of("c").study.study_name == "confirm"
     assert phases.trial_name(ray_trial("c", {})).endswith("_c")
     phases.on_trial_complete("c")
@@ -125,7 +125,7 @@ def test_with_the_search_done_a_resumed_sweep_goes_on_with_the_next_phase(folder
     later = SweepSearch(SweepRecord(folder, "confirm"), SweepSpace("default", MLP),
                         folder=folder, num_trials=1, unfinished=[])  # fmt: skip
     phases = PhasedSearch(None, [lambda: later], folder)
-    assert phases.pending and phases.suggest("b") is not None and not phases.judged("b")
+    assert phases.pending and phases.suggest("b") is not None and not phases.judges("b")
     assert not PhasedSearch(None, [lambda: None], folder).pending
 
 
@@ -182,7 +182,7 @@ def test_an_error_that_ends_the_first_trials_stops_the_sweep(folder, raising, tm
     phases = PhasedSearch(searcher(folder, 12), [], folder)
     rule = FailureRule(max_failures=2, fail_fast=2)
     recorder = JournalRecorder(phases, folder, max_epochs=5, patience=3, failures=rule)
-    stopper = SweepStopper(3, phases.judged, lambda: phases.stopped)
+    stopper = SweepStopper(3, phases.judges, lambda: phases.stopped)
     zero, one, _ = (phases.suggest(trial_id) for trial_id in "abc")
     failed(phases, recorder, "a", zero, result(1, 0.9), (BOOM, BOOM), raising)
     again = phases.suggest("d")
