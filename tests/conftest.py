@@ -11,8 +11,14 @@ import pytest
 
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[None]:
+    """One local Ray for the in-process sweeps, started as a sweep starts its own: after the
+    sweep's process settings (``sweeps.session.settings``), which a sweep run here then finds
+    made, since Ray is already up when it prepares."""
     import ray
 
+    from sweeps import session
+
+    session.settings()
     # Ray's socket paths must stay short, so not under pytest's deep tmp_path.
     temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
     ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, _temp_dir=temp_dir)
