@@ -110,7 +110,7 @@ def start(
         # `--node-ip-address 127.0.0.1` alone is turned into the routed address.
         "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
         "RAY_USAGE_STATS_ENABLED": "0",
-        "RAY_prestart_worker_first_driver": "0",  # why: see sweeps.run
+        "RAY_prestart_worker_first_driver": "0",  # why: see sweeps.session
     }
     if mode == "token":
         _ensure_token(env)
