@@ -146,7 +146,7 @@ def run(plan: Plan) -> SweepResults:
         if plan.space.text is not None and not cfg.resume:
             folder.write_bytes(SAVED_SPACE, plan.space.text.encode())
         # The search, then its best confirmed over seeds and its pruning audited.
-        sweep = tuner.build(cfg, folder, plan.space)
+        sweep = tuner.build(cfg, folder, plan.space, plan.code)
         if sweep is not None:
             tuner.fit(sweep)
         # Ray's shutdown is mostly waiting for its processes to exit; the results need no Ray,

@@ -41,7 +41,6 @@ from sweeps.tune.recorder import JournalRecorder, recorded
 from sweeps.tune.search import PhasedSearch, SweepSearch, sampler_for
 from sweeps.tune.stopping import ERROR, INCOMPLETE, stalled
 from sweeps.tune.watchdog import HangWatchdog
-from trainable import user_code
 from trainable.tune_adapter import SweepTrainable
 
 
@@ -145,25 +144,27 @@ def progress_table(columns: list[str]) -> CLIReporter:
     )
 
 
-def _trainable(cfg: SweepConfig) -> Any:
-    """The trial's class with its resources, and the user's code that travels by value (from
-    a notebook: see :mod:`trainable.by_value`) put once in Ray's object store for every
-    worker."""
+def _trainable(cfg: SweepConfig, code: bytes | None) -> Any:
+    """The trial's class with its resources, and ``code``, the user's objects that travel by
+    value (from a notebook: see :mod:`trainable.by_value`), put once in Ray's object store for
+    every worker."""
     trainable = SweepTrainable
-    code = user_code.payload([cfg.model, cfg.dataset])
     if code is not None:
         trainable = tune.with_parameters(SweepTrainable, code=code)
     return tune.with_resources(trainable, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial})
 
 
-def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> tune.Tuner | None:
+def build(
+    cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, code: bytes | None = None
+) -> tune.Tuner | None:
     """One new Ray experiment for what the record has left of the sweep: the search's trials,
     to ``cfg.num_trials`` in all, then the confirmation runs, then the audit runs (see
     :class:`~sweeps.tune.search.PhasedSearch`); None when it has nothing left (a sweep stopped
     while it wrote its tables).
 
     ASHA and the stopper judge the search's trials only: confirmation and audit runs go to the
-    full budget.
+    full budget. ``code``: the user's objects that travel by value, serialised (see
+    :func:`trainable.user_code.payload`), for every worker.
     """
     record = SweepRecord(folder)
     record.seed_sampler(sampler_for(cfg.sampler, space), cfg.seed)
@@ -184,7 +185,8 @@ def build(cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo) -> tune.Tuner
         grace_period=cfg.grace_period, reduction_factor=cfg.reduction_factor,
     )  # fmt: skip
     stopper = SweepStopper(cfg.patience, phases.judges, lambda: phases.stopped)
-    return _tuner(cfg, folder, space, phases, scheduler, stopper, _failures(cfg, record))
+    trainable = _trainable(cfg, code)
+    return _tuner(trainable, cfg, folder, space, phases, scheduler, stopper, _failures(cfg, record))
 
 
 def _failures(cfg: SweepConfig, record: SweepRecord) -> FailureRule:
@@ -236,6 +238,7 @@ def _phase(
 
 
 def _tuner(
+    trainable: Any,
     cfg: SweepConfig,
     folder: SweepFolder,
     space: SpaceInfo,
@@ -245,7 +248,7 @@ def _tuner(
     failures: FailureRule,
 ) -> tune.Tuner:
     return tune.Tuner(
-        _trainable(cfg),
+        trainable,
         param_space=cfg.trial_settings(),
         tune_config=tune.TuneConfig(
             metric="val_loss",
