@@ -22,9 +22,8 @@ import pyarrow.parquet as pq
 
 from benchmarks import measure
 from benchmarks.workload import Workload
-from sweeps.confirm import CONFIRM
 from sweeps.record import SweepRecord
-from sweeps.storage import STUDY, SweepFolder
+from sweeps.storage import CONFIRM, STUDY, SweepFolder
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 BASELINE = "optuna"  # the ratios' denominator: what a user would write instead of a service

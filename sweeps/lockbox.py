@@ -17,10 +17,8 @@ import datetime
 import json
 from typing import Any
 
-from sweeps.storage import SweepFolder
+from sweeps.storage import READINGS, SweepFolder
 from trainable.run import checkpoint_test_metrics
-
-READINGS = "test_readings.json"
 
 
 class TestSplitLocked(Exception):

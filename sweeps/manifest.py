@@ -1,6 +1,6 @@
 """``manifest.json``: what a sweep's results depend on, to reproduce a trial or audit the sweep.
 
-``sweeps.run.write_results`` writes it after the tables, after every run of the sweep, from the
+``sweeps.outputs.write`` writes it after the tables, after every run of the sweep, from the
 sweep's config and record: the versions of Python and the libraries (CUDA and cuDNN where the
 trials had GPUs), SHA-256 digests of the data and of its split, the sweep seed and every
 trial's seed, the search space, every decision on every epoch a trial trained (continue or
@@ -21,10 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
-from sweeps.confirm import CONFIRM
-from sweeps.record import RUNG, SweepRecord
-from sweeps.storage import SAVED_SPACE
-from sweeps.tune.stopping import outcome
+from sweeps import phases
+from sweeps.record import RUNG, StoppingRule, SweepRecord
+from sweeps.storage import MANIFEST, SAVED_SPACE
 from trainable import data
 from trainable.seeding import trial_seed
 
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
     from sweeps.record import TrialRecord
     from sweeps.storage import SweepFolder
 
-MANIFEST = "manifest.json"
 FORMAT = 1  # the manifest's layout
 PROJECT = "sweeps"  # this project's distribution (pyproject.toml)
 LIBRARIES = ("torch", "ray", "optuna", "numpy", "pyarrow", PROJECT)
@@ -49,15 +47,17 @@ def write(cfg: SweepConfig, folder: SweepFolder, record: SweepRecord) -> str:
 
 def build(cfg: SweepConfig, folder: SweepFolder, record: SweepRecord) -> dict[str, Any]:
     trials = record.trials()
+    # The runs that train with a seed of their own (confirmation's): their seeds too.
+    later = [run for phase in phases.of(cfg)[1:] for run in phase.record(folder).trials()]
     fingerprint = data.fingerprint(cfg.dataset, label=cfg.label, seed=cfg.seed)
     return {
         "format": FORMAT,
         "sweep": cfg.name,
         "versions": versions(gpu=bool(cfg.gpus_per_trial)),
         "data": {"dataset": cfg.dataset, "label": cfg.label, **fingerprint},
-        "seeds": seeds(cfg.seed, trials, SweepRecord(folder, CONFIRM).trials()),
+        "seeds": seeds(cfg.seed, trials, [run for run in later if run.replicate]),
         "space": space(cfg, folder, record),
-        "decisions": decisions(trials, cfg.max_epochs, cfg.patience),
+        "decisions": decisions(trials, StoppingRule(cfg.max_epochs, cfg.patience)),
         "hardware": hardware(),
     }
 
@@ -112,7 +112,7 @@ def space(cfg: SweepConfig, folder: SweepFolder, record: SweepRecord) -> dict[st
     }
 
 
-def decisions(trials: list[TrialRecord], max_epochs: int, patience: int) -> list[dict[str, Any]]:
+def decisions(trials: list[TrialRecord], rule: StoppingRule) -> list[dict[str, Any]]:
     """The sweep's decision on each epoch of each trial, as the record has it: STOP where the
     epoch's result ended the trial, with the reason (``asha``, ``stalled``, ``diverged`` or
     ``completed``), else CONTINUE; and the rung ASHA judged the epoch at, None where it did not
@@ -122,7 +122,7 @@ def decisions(trials: list[TrialRecord], max_epochs: int, patience: int) -> list
             "trial": trial.number,
             "epoch": epoch["epoch"],
             "decision": STOP if epoch["done"] else CONTINUE,
-            "reason": outcome(epoch, False, max_epochs, patience).reason if epoch["done"] else None,
+            "reason": rule.outcome(epoch).reason if epoch["done"] else None,
             "rung": epoch.get(RUNG),
         }
         for trial in trials

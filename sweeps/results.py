@@ -21,17 +21,20 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from sweeps import audit, confirm, lockbox
+from sweeps import lockbox, phases
 from sweeps.config import SweepConfig
-from sweeps.record import REPORTED_AT, SweepRecord, TrialRecord
-from sweeps.storage import SweepFolder
-from sweeps.tune.failures import StoppedOn
-from sweeps.tune.stopping import ERROR, INCOMPLETE
-from sweeps.tune.watchdog import timeouts
+from sweeps.record import (
+    ERROR,
+    REPORTED_AT,
+    StoppedOn,
+    SweepRecord,
+    TrialRecord,
+    best_trial,
+    timeouts,
+)
+from sweeps.storage import BEST, EPOCHS, TRIALS, SweepFolder
 from trainable.checkpoint import CheckpointError
 
-TRIALS, EPOCHS, BEST = "trials.parquet", "epochs.parquet", "best.json"
-CONFIRMATION = "confirmation.parquet"  # a row per confirmation run
 EPOCH_COLUMNS = (
     "epoch", "train_loss", "train_acc", "train_rows", "val_loss", "val_acc", "lr", REPORTED_AT
 )  # fmt: skip
@@ -74,11 +77,6 @@ def trial_row(trial: TrialRecord, cfg: SweepConfig, hung: dict[str, int]) -> dic
         "best_epoch": last.get("best_epoch"),
         "error": error,
     }
-
-
-def best_trial(trials: list[TrialRecord]) -> TrialRecord | None:
-    """The ended trial with the lowest finite best_val_loss that left a checkpoint."""
-    return next((t for t in confirm.ranked(trials) if t.checkpoints), None)
 
 
 def evaluate_best(
@@ -135,7 +133,8 @@ def local_copy(folder: SweepFolder, path: str) -> Iterator[str]:
 
 def write(cfg: SweepConfig, folder: SweepFolder, record: SweepRecord) -> SweepResults:
     """Write the tables and, for a finished sweep, test its best trial: the search's best, or
-    with confirmation the best run of the configuration with the best mean."""
+    what a later phase chose instead (with confirmation, the best run of the configuration with
+    the best mean)."""
     trials = record.trials()
     hung = timeouts(folder)
     rows = [trial_row(trial, cfg, hung) for trial in trials]
@@ -148,59 +147,38 @@ def write(cfg: SweepConfig, folder: SweepFolder, record: SweepRecord) -> SweepRe
     epochs = pa.Table.from_pylist(epoch_rows, schema=_epoch_schema())
     folder.write_bytes(TRIALS, _parquet(table))
     folder.write_bytes(EPOCHS, _parquet(epochs))
-    statuses = [row["status"] for row in rows]
-    interrupted = len(statuses) < cfg.num_trials or INCOMPLETE in statuses
+    interrupted = len(trials) < cfg.num_trials or not all(t.finished for t in trials)
     searched = list(record.distributions())
-    confirmation = None
-    if cfg.confirm_seeds and not interrupted:
-        runs = SweepRecord(folder, confirm.CONFIRM).trials()
-        folder.write_bytes(
-            CONFIRMATION, _parquet(_table([confirm_row(r, cfg, hung) for r in runs]))
-        )
-        planned = len(confirm.candidates(trials, cfg.confirm_top)) * cfg.confirm_seeds
-        interrupted = len(runs) < planned or any(not run.finished for run in runs)
-        confirmation = (confirm.summary(trials, runs, cfg.confirm_top, searched), runs)
-    audited = None
-    searched_best = confirm.ranked(trials)[:1]
-    if cfg.audit_pruned and not interrupted and searched_best:
-        runs = SweepRecord(folder, audit.AUDIT).trials()
-        planned = len(audit.sample(trials, cfg.audit_pruned, cfg.seed))
-        interrupted = len(runs) < planned or any(not run.finished for run in runs)
-        winner = confirm.best_val_loss(searched_best[0])
-        audited = audit.summary(trials, runs, cfg.audit_pruned, winner)
+    chosen, found = best_trial(trials), {}
+    for phase in phases.of(cfg)[1:]:  # each phase's runs follow from the ended ones before
+        if interrupted:
+            break
+        runs = phase.record(folder).trials()
+        if phase.table:
+            folder.write_bytes(phase.table, _parquet(_table([run_row(r, cfg, hung) for r in runs])))
+        interrupted = len(runs) < len(phase.runs(trials)) or not all(r.finished for r in runs)
+        chosen, extra = phase.findings(trials, runs, chosen, searched)
+        found.update(extra)
     # The test split is read once, for the final choice: never for an unfinished sweep.
-    best = None if interrupted else _best(trials, confirmation, audited, cfg, folder, searched)
+    best = None if interrupted else _best(chosen, found, cfg, folder, searched)
     return SweepResults(table, epochs, best, interrupted, folder.uri, record.stopped_on)
 
 
-def confirm_row(run: TrialRecord, cfg: SweepConfig, hung: dict[str, int]) -> dict[str, Any]:
-    """A confirmation run's row: named by its configuration's search trial, and which run."""
+def run_row(run: TrialRecord, cfg: SweepConfig, hung: dict[str, int]) -> dict[str, Any]:
+    """A later phase's run's row: named by its search trial, and which of its runs it is."""
     return {**trial_row(run, cfg, hung), "trial_index": run.index, "replicate": run.replicate}
 
 
 def _best(
-    trials: list[TrialRecord],
-    confirmation: tuple[list[dict[str, Any]], list[TrialRecord]] | None,
-    audited: dict[str, Any] | None,
+    chosen: TrialRecord | None,
+    found: dict[str, Any],
     cfg: SweepConfig,
     folder: SweepFolder,
     searched: list[str],
 ) -> dict[str, Any] | None:
     """The model to test, tested once: a best.json that already names it, tested, keeps its
     entry (a sweep extended with more trials, or one stopped after it wrote best.json); what
-    confirmation and the audit found is written beside it."""
-    chosen, extra = best_trial(trials), {}
-    if confirmation is not None and confirmation[0]:
-        summary, runs = confirmation
-        winner, searched_best = summary[0]["trial_index"], confirm.ranked(trials)[0]
-        chosen = best_trial([r for r in runs if r.confirms == winner])
-        extra = {
-            "confirmation": [_finite(row) for row in summary],
-            "search_winner": searched_best.number,
-            "search_winner_held": winner == searched_best.number,
-        }
-    if audited is not None:
-        extra["audit"] = _finite(audited)
+    the later phases found is written beside it."""
     earlier = json.loads(folder.read_text(BEST)) if folder.has(BEST) else None
     if chosen is None:
         return earlier
@@ -210,7 +188,7 @@ def _best(
         and (earlier["trial_index"], earlier.get("replicate", 0))
         == (chosen.index, chosen.replicate)
     )
-    best = {**(earlier if kept else evaluate_best(chosen, cfg, folder, searched)), **extra}
+    best = {**(earlier if kept else evaluate_best(chosen, cfg, folder, searched)), **_finite(found)}
     if best != earlier:
         folder.write_bytes(BEST, json.dumps(best, indent=2).encode())
     return best

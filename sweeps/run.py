@@ -15,23 +15,22 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from search_spaces import Vocabulary
-from sweeps import config, session
+from sweeps import config, resume, session
 from sweeps.config import USER_ERRORS, ConfigError, SweepConfig
 from sweeps.session import import_modules, in_background, ray_session
 from sweeps.space import TRIAL_INDEX, SpaceInfo, check_space
-from sweeps.storage import SAVED_CONFIG, SAVED_SPACE, SweepFolder
+from sweeps.storage import REPORT, SAVED_CONFIG, SAVED_SPACE, SweepFolder
 from sweeps.tune import cluster
 from trainable import preflight, user_code
 
 if TYPE_CHECKING:
+    from sweeps.record import StoppedOn
     from sweeps.results import SweepResults
-    from sweeps.tune.failures import StoppedOn
 
-RESUMABLE = frozenset({"name", "storage", "address", "resume", "dashboard", "retest", "fail_fast"})
 # What a sweep imports once its input is checked, while Ray starts: torch, Ray Tune, TensorBoard,
 # matplotlib, and scikit-learn for the report's fANOVA: seconds on a small machine. Checking the
 # input imports none of them, and the report's imports need not wait for the sweep's end.
-SWEEP_MODULES = ("sweeps.tune.tuner", "sweeps.results", "sweeps.report")
+SWEEP_MODULES = ("sweeps.tune.tuner", "sweeps.outputs", "sweeps.report")
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ def prepare(cfg: SweepConfig) -> Plan:
     session.settings()
     folder = SweepFolder.in_storage(cfg.storage, cfg.name)
     if cfg.resume:
-        cfg = _resumed(cfg, folder)
+        cfg = resume.saved(cfg, folder)
         folder.load_code(user_code_of(cfg))
     elif folder.exists():
         raise ConfigError(
@@ -94,43 +93,6 @@ def runtime_env(cfg: SweepConfig) -> dict[str, Any]:
     return {"py_modules": sorted(shipped)} if shipped else {}
 
 
-def _resumed(cfg: SweepConfig, folder: SweepFolder) -> SweepConfig:
-    """The saved config, with a larger ``--num-trials`` if one is given (it extends the study)."""
-    if not folder.has(SAVED_CONFIG):
-        known = ", ".join(folder.existing_sweeps()) or "none"
-        raise ConfigError(f"no sweep {cfg.name!r} to resume in {folder.storage}; sweeps: {known}")
-    try:
-        saved = SweepConfig.model_validate_json(folder.read_text(SAVED_CONFIG))
-    except ValueError as err:  # pydantic's ValidationError is one
-        reason = str(err).splitlines()[0]
-        raise ConfigError(
-            f"sweep {cfg.name!r} has an unreadable {SAVED_CONFIG} ({reason}); "
-            f"restore it or start a new sweep"
-        ) from None
-    changed = sorted(
-        key
-        for key in cfg.model_fields_set - RESUMABLE - {"num_trials"}
-        if getattr(cfg, key) != getattr(saved, key)
-    )
-    if changed:
-        raise ConfigError(
-            f"--resume continues sweep {cfg.name!r} as it was started; "
-            f"{changed[0]} differs ({getattr(saved, changed[0])!r} there, "
-            f"{getattr(cfg, changed[0])!r} now)"
-        )
-    num_trials = cfg.num_trials if "num_trials" in cfg.model_fields_set else saved.num_trials
-    if num_trials < saved.num_trials:
-        raise ConfigError(
-            f"--num-trials can only grow on --resume ({saved.num_trials} there, "
-            f"{cfg.num_trials} now)"
-        )
-    update = {"address": cfg.address, "dashboard": cfg.dashboard, "retest": cfg.retest,
-              "resume": True}  # fmt: skip
-    if "fail_fast" in cfg.model_fields_set:  # a sweep stopped on an error may go on without it
-        update["fail_fast"] = cfg.fail_fast
-    return saved.model_copy(update={**update, "num_trials": num_trials})
-
-
 def run(plan: Plan) -> SweepResults:
     cfg, folder = plan.cfg, plan.folder
     imported = in_background(import_modules, SWEEP_MODULES)
@@ -151,35 +113,13 @@ def run(plan: Plan) -> SweepResults:
             tuner.fit(sweep)
         # Ray's shutdown is mostly waiting for its processes to exit; the results need no Ray,
         # so they are written meanwhile.
-        written = in_background(write_results, cfg, folder)
+        from sweeps import outputs
+
+        written = in_background(outputs.write, cfg, folder)
     return written.result()
 
 
-def write_results(cfg: SweepConfig, folder: SweepFolder) -> SweepResults:
-    """The tables, the manifest, the TensorBoard runs and the report, all from the sweep's
-    record."""
-    from pathlib import Path
-
-    from sweeps import manifest, report, results
-    from sweeps.audit import AUDIT
-    from sweeps.confirm import CONFIRM
-    from sweeps.record import SweepRecord
-    from sweeps.tune.logger import write_runs
-
-    record = SweepRecord(folder)
-    outcome = results.write(cfg, folder, record)
-    manifest.write(cfg, folder, record)
-    runs = [t for study in (CONFIRM, AUDIT) for t in SweepRecord(folder, study).trials()]
-    write_runs(Path(folder.tensorboard_dir()), record.trials() + runs, record.distributions())
-    folder.publish()
-    if outcome.epochs.num_rows:
-        report.write(folder)
-    return outcome
-
-
 def summary(outcome: SweepResults, folder: SweepFolder) -> str:
-    from sweeps.report import REPORT
-
     statuses = outcome.trials.column("status").to_pylist()
     reasons = outcome.trials.column("stop_reason").to_pylist()
     counts = ", ".join(f"{reasons.count(r)} {r}" for r in sorted(set(reasons)))

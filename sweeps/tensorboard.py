@@ -1,5 +1,5 @@
 """TensorBoard for sweeps: serves the curves and HParams table that the run writes (see
-:mod:`sweeps.tune.logger`).
+:mod:`sweeps.tensorboard_runs`).
 
 ``python -m sweeps.tensorboard FOLDER [FOLDER ...]`` serves one or more sweeps on 127.0.0.1.
 """

@@ -20,7 +20,6 @@ import optuna
 
 from sweeps import lockbox
 from sweeps.config import ConfigError
-from sweeps.manifest import MANIFEST
 from sweeps.report.analysis import (
     FULL_FOREST_TRIALS,
     GRID_PAIR,
@@ -42,8 +41,7 @@ from sweeps.report.figures import (
     to_png,
 )
 from sweeps.report.page import STYLE, page
-from sweeps.results import BEST
-from sweeps.storage import SweepFolder
+from sweeps.storage import BEST, MANIFEST, REPORT, SweepFolder
 
 __all__ = [
     "FIGURES",
@@ -70,7 +68,6 @@ __all__ = [
     "write",
 ]
 
-REPORT = "report.html"
 FIGURES = {
     "curves": "val_loss_curves.png",
     "best": "best_trial.png",

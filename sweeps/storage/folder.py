@@ -14,13 +14,8 @@ import pyarrow.fs as pafs
 
 from sweeps.config import ConfigError
 from sweeps.storage.atomic_fs import atomic_local_filesystem
+from sweeps.storage.layout import CODE, JOURNAL, TENSORBOARD
 from trainable import by_value
-
-JOURNAL = "optuna.journal"  # the Optuna journal's file name (see sweeps.storage.journal)
-TENSORBOARD = "tensorboard"
-CODE = by_value.FILENAME  # the user's objects that came by value (from a notebook)
-SAVED_CONFIG = "sweep.json"  # the sweep's resolved configuration, which --resume continues
-SAVED_SPACE = "space.yaml"  # a YAML search space as the sweep started with it
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import optuna
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 
-from sweeps.storage.folder import JOURNAL
+from sweeps.storage.layout import JOURNAL, STUDY
 
 if TYPE_CHECKING:
     from sweeps.storage.folder import SweepFolder
@@ -22,7 +22,6 @@ __all__ = [
     "load_study",
 ]
 
-STUDY = "sweep"  # the Optuna study's name in the journal
 # Only the sweep's driver writes its journal, and holds the lock for milliseconds: a lock older
 # than this was left by a killed driver (Optuna's default waits 30 s before breaking it).
 JOURNAL_LOCK_GRACE_S = 5

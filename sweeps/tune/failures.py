@@ -23,17 +23,10 @@ retried up to ``--max-failures`` times, and a trial it ends is not the same erro
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+
+from sweeps.record import StoppedOn
 
 RETRY, END, LEAVE = "retry", "end", "leave"  # what to do with a trial that has just failed
-
-
-@dataclass(frozen=True)
-class StoppedOn:
-    """Why ``--fail-fast`` stopped a sweep: the error, and the trials it ended (by name)."""
-
-    error: str
-    trials: tuple[str, ...]
 
 
 class FailureRule:

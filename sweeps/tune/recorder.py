@@ -19,12 +19,11 @@ from typing import Any
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
-from sweeps.record import SweepRecord
+from sweeps.record import INCOMPLETE, StoppingRule, SweepRecord
 from sweeps.storage import SweepFolder
 from sweeps.tune.errors import described
 from sweeps.tune.failures import END, RETRY, FailureRule
-from sweeps.tune.search import PhasedSearch, SweepSearch
-from sweeps.tune.stopping import INCOMPLETE, outcome
+from sweeps.tune.search import PhasedSearch
 from trainable.tune_adapter import RESUME, RESUME_RECORDED
 
 logger = logging.getLogger(__name__)
@@ -47,16 +46,15 @@ class JournalRecorder(Callback):
 
     def __init__(
         self,
-        search: SweepSearch | PhasedSearch,
+        search: PhasedSearch,
         folder: SweepFolder,
-        max_epochs: int,
-        patience: int,
+        rule: StoppingRule,
         rungs: dict[tuple[str, int], float] | None = None,
         failures: FailureRule | None = None,
     ) -> None:
-        """``failures``: the rule for failed trials (default: no retry, no --fail-fast)."""
-        self.search, self.folder = search, folder
-        self.max_epochs, self.patience = max_epochs, patience
+        """``rule``: how a trial's last result says why it ended; ``failures``: the rule for
+        failed trials (default: no retry, no --fail-fast)."""
+        self.search, self.folder, self.rule = search, folder, rule
         self.rungs = {} if rungs is None else rungs
         self.failures = FailureRule(0, 0) if failures is None else failures
 
@@ -107,7 +105,7 @@ class JournalRecorder(Callback):
 
     def _end(self, trial: Trial, error: str | None) -> None:
         result = trial.last_result or {}
-        ended = outcome(result, error is not None, self.max_epochs, self.patience)
+        ended = self.rule.outcome(result, error is not None)
         if ended.status == INCOMPLETE:  # stopped by the sweep's end (Ctrl-C): it goes on later
             return
         record, number = self._record(trial)

@@ -20,6 +20,7 @@ import optuna
 from ray.tune.experiment import Trial
 from ray.tune.search import Searcher
 
+from sweeps.phases import Phase
 from sweeps.record import SweepRecord, TrialRecord
 from sweeps.space import SpaceInfo, SweepSpace
 from sweeps.storage import SweepFolder
@@ -107,11 +108,14 @@ class SweepSearch(Searcher):
         folder: SweepFolder,
         num_trials: int,
         unfinished: list[TrialRecord],
-        origin: SweepRecord | None = None,
+        phase: Phase,
+        search: SweepRecord,
     ) -> None:
+        """``phase``: the phase whose trials ``record`` holds; ``search``: the search's record,
+        which a later phase's runs come from."""
         super().__init__(metric="val_loss", mode="min")
         self.record, self.space, self.folder = record, space, folder
-        self.origin = origin  # for audit runs: the search, whose trials they continue
+        self.phase, self.search = phase, search
         self.num_trials = num_trials
         self.unfinished = sorted(trial.number for trial in unfinished)  # their numbers
         # By Ray trial id: Ray names each trial (its folder too) after it is proposed, and
@@ -138,11 +142,10 @@ class SweepSearch(Searcher):
         return {**config, RESUME: resume} if resume else config
 
     def _resume(self, trial: TrialRecord) -> dict[str, Any] | None:
-        """Where the trial goes on from: its newest checkpoints, and the last epoch the record
-        has; an audit run's own, then those of the pruned trial it continues."""
-        runs = [trial]
-        if trial.audits is not None and self.origin is not None:
-            runs.append(self.origin.trials()[trial.audits])
+        """Where the trial goes on from: the newest checkpoints, and the last epoch the record
+        has, of the trials its phase resumes it from (its own; an audit run's, then those of the
+        pruned trial it continues)."""
+        runs = self.phase.resumes(trial, self.search)
         checkpoints = [path for run in runs for path in run.checkpoints]
         recorded = max((run.last["epoch"] for run in runs if run.last), default=0)
         if not checkpoints and not recorded:
@@ -156,10 +159,6 @@ class SweepSearch(Searcher):
         """``trial_007_3fa2b1c0`` (``confirm_007_2_...``, ``audit_007_...``): the record's name
         of the trial first, so folders sort by proposal."""
         return f"{self.names[trial.trial_id]}_{trial.trial_id}"
-
-    def record_of(self, trial_id: str) -> SweepRecord:
-        """The record that holds the trial Ray runs as ``trial_id``."""
-        return self.record
 
     def name_of(self, trial_id: str) -> str:
         """The record's name of the trial Ray runs as ``trial_id`` (``trial_007``, ...)."""
@@ -183,8 +182,8 @@ class SweepSearch(Searcher):
 
 
 class PhasedSearch(Searcher):
-    """The sweep's phases in one Ray experiment: the search's trials, then, once every trial
-    of a phase has ended, the next phase's (confirmation, then the audit).
+    """The sweep's phases (:mod:`sweeps.phases`) in one Ray experiment: the search's trials,
+    then, once every trial of a phase has ended, the next phase's.
 
     Each phase is a :class:`SweepSearch` over its own study, made when its turn comes, since
     what it runs follows from how the earlier phases ended (confirmation retrains the search's
@@ -194,15 +193,15 @@ class PhasedSearch(Searcher):
 
     def __init__(
         self,
-        search: SweepSearch | None,
+        first: SweepSearch | None,
         later: list[Callable[[], SweepSearch | None]],
         folder: SweepFolder,
     ) -> None:
-        """``search``: the search's trials left (None: none); ``later``: the later phases, each
-        made once the phases before it have ended their trials (None: nothing to run)."""
+        """``first``: the first phase's trials left (None: none); ``later``: the later phases,
+        each made once the phases before it have ended their trials (None: nothing to run)."""
         super().__init__(metric="val_loss", mode="min")
-        self.search, self.later, self.folder = search, list(later), folder
-        self.current = search
+        self.later, self.folder = list(later), folder
+        self.current = first
         self.of_trial: dict[str, SweepSearch] = {}
         self.live: set[str] = set()  # trials handed out that Tune has not yet ended
         self.stopped = False  # the sweep stops (--fail-fast): no trial more
@@ -231,11 +230,13 @@ class PhasedSearch(Searcher):
         return self.current is not None
 
     def judges(self, trial_id: str) -> bool:
-        """Whether ASHA and the stopper decide on the trial: the search's trials only; the
-        later phases run to the full budget."""
-        return self.search is not None and self.of_trial.get(trial_id) is self.search
+        """Whether ASHA and the stopper decide on the trial: those of a judged phase (the
+        search's) only; the later phases run to the full budget."""
+        searcher = self.of_trial.get(trial_id)
+        return searcher is not None and searcher.phase.judged
 
     def record_of(self, trial_id: str) -> SweepRecord:
+        """The record that holds the trial Ray runs as ``trial_id``: its phase's."""
         return self.of_trial[trial_id].record
 
     def name_of(self, trial_id: str) -> str:

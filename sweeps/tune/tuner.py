@@ -29,9 +29,10 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 from ray.tune.search import ConcurrencyLimiter
 
-from sweeps import audit, confirm
+from sweeps import phases
 from sweeps.config import SweepConfig
-from sweeps.record import SweepRecord
+from sweeps.phases import Phase
+from sweeps.record import ERROR, INCOMPLETE, StoppingRule, SweepRecord
 from sweeps.space import SpaceInfo, SweepSpace
 from sweeps.storage import SweepFolder
 from sweeps.tune import ray_compat
@@ -39,7 +40,6 @@ from sweeps.tune.failures import FailureRule
 from sweeps.tune.logger import loggers, no_automatic_loggers
 from sweeps.tune.recorder import JournalRecorder, recorded
 from sweeps.tune.search import PhasedSearch, SweepSearch, sampler_for
-from sweeps.tune.stopping import ERROR, INCOMPLETE, stalled
 from sweeps.tune.watchdog import HangWatchdog
 from trainable.tune_adapter import SweepTrainable
 
@@ -103,20 +103,20 @@ class NewestFirstASHA(ASHAScheduler):
 
 
 class SweepStopper(tune.Stopper):
-    """Ends one trial once :func:`~sweeps.tune.stopping.stalled` holds, and the sweep once
-    ``stopping`` says so (an error that repeats, see :mod:`sweeps.tune.failures`): Tune then
-    stops every trial that runs, which stays unfinished in the record."""
+    """Ends one trial once ``rule`` finds it stalled, and the sweep once ``stopping`` says so
+    (an error that repeats, see :mod:`sweeps.tune.failures`): Tune then stops every trial
+    that runs, which stays unfinished in the record."""
 
     def __init__(
         self,
-        patience: int,
+        rule: StoppingRule,
         judges: Callable[[str], bool] = lambda trial_id: True,
         stopping: Callable[[], bool] = lambda: False,
     ) -> None:
-        self.patience, self.judges, self.stopping = patience, judges, stopping
+        self.rule, self.judges, self.stopping = rule, judges, stopping
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
-        return self.judges(trial_id) and stalled(result, self.patience)
+        return self.judges(trial_id) and self.rule.stalled(result)
 
     def stop_all(self) -> bool:
         return self.stopping()
@@ -157,36 +157,36 @@ def _trainable(cfg: SweepConfig, code: bytes | None) -> Any:
 def build(
     cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, code: bytes | None = None
 ) -> tune.Tuner | None:
-    """One new Ray experiment for what the record has left of the sweep: the search's trials,
-    to ``cfg.num_trials`` in all, then the confirmation runs, then the audit runs (see
-    :class:`~sweeps.tune.search.PhasedSearch`); None when it has nothing left (a sweep stopped
-    while it wrote its tables).
+    """One new Ray experiment for what the record has left of the sweep: each phase's trials
+    in turn (see :mod:`sweeps.phases` and :class:`~sweeps.tune.search.PhasedSearch`); None
+    when it has nothing left (a sweep stopped while it wrote its tables).
 
-    ASHA and the stopper judge the search's trials only: confirmation and audit runs go to the
-    full budget. ``code``: the user's objects that travel by value, serialised (see
-    :func:`trainable.user_code.payload`), for every worker.
+    ASHA and the stopper judge the trials of a judged phase (the search's) only: the later
+    phases' runs go to the full budget. ``code``: the user's objects that travel by value,
+    serialised (see :func:`trainable.user_code.payload`), for every worker.
     """
-    record = SweepRecord(folder)
+    rule = StoppingRule(cfg.max_epochs, cfg.patience)
+    search, *later = phases.of(cfg)
+    record = search.record(folder)
     record.seed_sampler(sampler_for(cfg.sampler, space), cfg.seed)
-    record.settle(cfg.max_epochs, cfg.patience)
-    later = [phase for wanted, phase in ((cfg.confirm_seeds, _confirmation),
-                                         (cfg.audit_pruned, _audit)) if wanted]  # fmt: skip
-    phases = PhasedSearch(
-        _phase(cfg, folder, space, record, cfg.num_trials),
-        [lambda phase=phase: phase(cfg, folder, space, record) for phase in later],
+    planned = PhasedSearch(
+        _phase(search, record, record, cfg, space),
+        [lambda phase=phase: _phase(phase, phase.record(folder), record, cfg, space)
+         for phase in later],
         folder,
-    )
-    if not phases.pending:
+    )  # fmt: skip
+    if not planned.pending:
         return None
     if record.stopped_on is not None:  # an earlier run stopped on an error: this one starts
         record.stop_on(None)
     scheduler = NewestFirstASHA(
-        judges=phases.judges, time_attr="epoch", max_t=cfg.max_epochs,
+        judges=planned.judges, time_attr="epoch", max_t=cfg.max_epochs,
         grace_period=cfg.grace_period, reduction_factor=cfg.reduction_factor,
     )  # fmt: skip
-    stopper = SweepStopper(cfg.patience, phases.judges, lambda: phases.stopped)
+    stopper = SweepStopper(rule, planned.judges, lambda: planned.stopped)
     trainable = _trainable(cfg, code)
-    return _tuner(trainable, cfg, folder, space, phases, scheduler, stopper, _failures(cfg, record))
+    failures = _failures(cfg, record)
+    return _tuner(trainable, cfg, folder, space, planned, scheduler, stopper, rule, failures)
 
 
 def _failures(cfg: SweepConfig, record: SweepRecord) -> FailureRule:
@@ -196,44 +196,21 @@ def _failures(cfg: SweepConfig, record: SweepRecord) -> FailureRule:
     return FailureRule(cfg.max_failures, cfg.fail_fast, succeeded)
 
 
-def _confirmation(
-    cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, search: SweepRecord
-) -> SweepSearch | None:
-    """The confirmation runs the record has left (see :mod:`sweeps.confirm`), planned from the
-    ``search`` record, which has every search trial's end by then."""
-    record = SweepRecord(folder, confirm.CONFIRM)
-    record.settle(cfg.max_epochs, cfg.patience)
-    runs = confirm.plan(record, search.trials(), cfg.confirm_top, cfg.confirm_seeds)
-    return _phase(cfg, folder, space, record, runs)
-
-
-def _audit(
-    cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, search: SweepRecord
-) -> SweepSearch | None:
-    """The audit runs the record has left (see :mod:`sweeps.audit`): pruned trials of the
-    ``search`` record continued from their checkpoints to the full budget."""
-    record = SweepRecord(folder, audit.AUDIT)
-    record.settle(cfg.max_epochs, cfg.patience)
-    runs = audit.plan(record, search.trials(), cfg.audit_pruned, cfg.seed)
-    return _phase(cfg, folder, space, record, runs, origin=search)
-
-
 def _phase(
-    cfg: SweepConfig,
-    folder: SweepFolder,
-    space: SpaceInfo,
-    record: SweepRecord,
-    num_trials: int,
-    origin: SweepRecord | None = None,
+    phase: Phase, record: SweepRecord, search: SweepRecord, cfg: SweepConfig, space: SpaceInfo
 ) -> SweepSearch | None:
-    """The searcher of one phase's trials: those of ``record`` left unfinished, then new ones
-    to ``num_trials`` in all; None when it has none to run."""
+    """The searcher of one phase's trials: those its ``record`` has left unfinished, then the
+    rest of its plan, made from the ``search`` record (which has every search trial's end by
+    the time a later phase's turn comes); None when it has none to run."""
+    record.settle(StoppingRule(cfg.max_epochs, cfg.patience))
+    num_trials = phase.plan(record, search.trials())
     unfinished = [trial for trial in record.trials() if not trial.finished]
     if not unfinished and len(record) >= num_trials:
         return None
     return SweepSearch(
         record, SweepSpace(cfg.space, space.vocabulary, space.text),
-        folder=folder, num_trials=num_trials, unfinished=unfinished, origin=origin,
+        folder=record.folder, num_trials=num_trials, unfinished=unfinished, phase=phase,
+        search=search,
     )  # fmt: skip
 
 
@@ -242,9 +219,10 @@ def _tuner(
     cfg: SweepConfig,
     folder: SweepFolder,
     space: SpaceInfo,
-    phases: PhasedSearch,
+    searcher: PhasedSearch,
     scheduler: NewestFirstASHA,
     stopper: tune.Stopper,
+    rule: StoppingRule,
     failures: FailureRule,
 ) -> tune.Tuner:
     return tune.Tuner(
@@ -253,12 +231,12 @@ def _tuner(
         tune_config=tune.TuneConfig(
             metric="val_loss",
             mode="min",
-            search_alg=ConcurrencyLimiter(phases, max_concurrent=proposed_at_once(cfg)),
+            search_alg=ConcurrencyLimiter(searcher, max_concurrent=proposed_at_once(cfg)),
             scheduler=scheduler,
             num_samples=-1,  # as many as the phases propose: the searcher says when it is done
             reuse_actors=True,
-            trial_name_creator=phases.trial_name,
-            trial_dirname_creator=phases.trial_name,
+            trial_name_creator=searcher.trial_name,
+            trial_dirname_creator=searcher.trial_name,
         ),
         run_config=tune.RunConfig(
             name=cfg.name,
@@ -274,9 +252,7 @@ def _tuner(
                 checkpoint_at_end=True,
             ),
             callbacks=[
-                JournalRecorder(
-                    phases, folder, cfg.max_epochs, cfg.patience, scheduler.judged, failures
-                ),
+                JournalRecorder(searcher, folder, rule, scheduler.judged, failures),
                 *loggers(folder.tensorboard_dir(), space.distributions),
                 *([HangWatchdog(cfg.trial_timeout, folder)] if cfg.trial_timeout else []),
             ],

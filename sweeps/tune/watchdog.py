@@ -12,7 +12,6 @@ give the reason, counting the kills of every Ray trial that ran the trial.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import PurePosixPath
@@ -22,10 +21,10 @@ import ray
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
+from sweeps.record import record_timeout
 from sweeps.storage import SweepFolder
 from sweeps.tune import ray_compat
 
-TIMEOUTS = "timeouts.json"
 logger = logging.getLogger(__name__)
 
 
@@ -62,16 +61,3 @@ class HangWatchdog(Callback):
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_alive": {}}  # clock readings mean nothing in another driver
-
-
-def record_timeout(folder: SweepFolder, trial_dir: str) -> int:
-    """Add one timeout of the trial in ``trial_dir`` to the record; how many it has had."""
-    record = timeouts(folder)
-    record[trial_dir] = record.get(trial_dir, 0) + 1
-    folder.write_bytes(TIMEOUTS, json.dumps(record, indent=2).encode())
-    return record[trial_dir]
-
-
-def timeouts(folder: SweepFolder) -> dict[str, int]:
-    """Trial folder name: times it was stopped for sending no result in ``--trial-timeout``."""
-    return json.loads(folder.read_text(TIMEOUTS)) if folder.has(TIMEOUTS) else {}

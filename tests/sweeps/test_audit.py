@@ -4,10 +4,10 @@ count of those that would have beaten the winner."""
 from __future__ import annotations
 
 from search_spaces import Vocabulary
-from sweeps import audit
-from sweeps.record import SweepRecord
+from sweeps.config import SweepConfig
+from sweeps.phases import Audit, audit
+from sweeps.record import Outcome, SweepRecord
 from sweeps.space import SweepSpace
-from sweeps.tune.stopping import Outcome
 
 SPACE = SweepSpace("default", Vocabulary.of("mlp"))
 
@@ -37,15 +37,16 @@ def test_the_sample_is_seeded_rounds_up_and_holds_only_asha_pruned_trials(folder
 
 def test_audit_runs_continue_their_trials_and_are_counted_against_the_winner(folder, epoch):
     trials = search(folder, epoch, [0.3, 0.5, 0.6])
-    runs = SweepRecord(folder, audit.AUDIT)
-    assert audit.plan(runs, trials, 1.0, seed=0) == 2
-    assert audit.plan(runs, trials, 1.0, seed=0) == 2  # a resumed plan adds nothing
+    phase = Audit(SweepConfig(audit_pruned=1.0, seed=0))
+    runs = phase.record(folder)
+    assert phase.plan(runs, trials) == 2
+    assert phase.plan(runs, trials) == 2  # a resumed plan adds nothing
     full = {1: 0.25, 2: 0.45}  # trial 1 would have won, had ASHA let it go on
     for _ in full:
         run = runs.ask(SPACE)
-        assert run.params == trials[run.audits].params and run.name == f"audit_{run.audits:03d}"
-        assert run.config["trial_index"] == run.audits  # its own seed: it continues the trial
-        last = {**epoch(3, full[run.audits]), "done": True}
+        assert run.params == trials[run.origin].params and run.name == f"audit_{run.origin:03d}"
+        assert run.config["trial_index"] == run.origin  # its own seed: it continues the trial
+        last = {**epoch(3, full[run.origin]), "done": True}
         runs.epoch(run.number, last)
         runs.end(run.number, Outcome("COMPLETE", "completed"), last)
 

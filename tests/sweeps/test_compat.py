@@ -1,4 +1,4 @@
-"""The private names of Ray and Optuna that sweeps.tune.ray_compat and sweeps.tune.optuna_compat
+"""The private names of Ray and Optuna that sweeps.tune.ray_compat and sweeps.record.optuna_compat
 rely on, checked against the installed versions: a failure names the version that changed them."""
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from ray.tune.experiment import Trial
 from ray.tune.experiment.trial import _TemporaryTrialState
 from ray.tune.schedulers import ASHAScheduler
 
-from sweeps.tune import errors, optuna_compat, ray_compat
+from sweeps.record import optuna_compat
+from sweeps.tune import errors, ray_compat
 
 RAY = f"Ray {ray.__version__}"
 OPTUNA = f"Optuna {optuna.__version__}"

@@ -10,12 +10,12 @@ import pytest
 from scipy import stats
 
 from search_spaces import Vocabulary
-from sweeps import confirm, lockbox
+from sweeps import lockbox
 from sweeps.config import SweepConfig
-from sweeps.record import SweepRecord
+from sweeps.phases import Confirmation, confirm
+from sweeps.record import Outcome, SweepRecord
 from sweeps.results import BEST, write
 from sweeps.space import SweepSpace
-from sweeps.tune.stopping import Outcome
 from trainable.run import TrainingRun
 
 SPACE = SweepSpace("default", Vocabulary.of("mlp"))
@@ -44,17 +44,18 @@ def test_the_plan_is_each_configuration_times_each_seed_once_even_after_a_kill(f
     for number, loss in enumerate([0.3, 0.1, 0.2, math.nan]):
         search.ask(SPACE)
         ended(search, number, loss, epoch)
-    runs = SweepRecord(folder, confirm.CONFIRM)
+    phase = Confirmation(SweepConfig(confirm_top=2, confirm_seeds=3))
+    runs = phase.record(folder)
     trials = search.trials()
     assert [t.number for t in confirm.candidates(trials, 2)] == [1, 2]  # NaN never qualifies
 
     runs.enqueue(trials[1].params, {"confirms": 1, "replicate": 1})  # then the driver died
-    assert confirm.plan(runs, trials, top=2, seeds=3) == 6
-    assert confirm.plan(runs, trials, top=2, seeds=3) == 6
+    assert phase.plan(runs, trials) == 6
+    assert phase.plan(runs, trials) == 6
     planned = sorted((a["confirms"], a["replicate"]) for a in runs.attributes())
     assert planned == [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3)]
     asked = runs.ask(SPACE)  # Optuna's queue: the configuration's parameters, as enqueued
-    assert asked.params == trials[1].params and (asked.confirms, asked.replicate) == (1, 1)
+    assert asked.params == trials[1].params and (asked.origin, asked.replicate) == (1, 1)
     assert asked.config["trial_index"] == 1 and asked.config["replicate"] == 1
     assert asked.name == "confirm_001_1" and runs.waiting() == 5
 
@@ -66,8 +67,9 @@ def test_confirmation_overturns_a_lucky_winner(folder, epoch, tmp_path):
     for number, loss in enumerate([0.10, 0.20, 0.50]):
         search.ask(SPACE)
         ended(search, number, loss, epoch)
-    runs = SweepRecord(folder, confirm.CONFIRM)
-    confirm.plan(runs, search.trials(), top=2, seeds=2)
+    phase = Confirmation(SweepConfig(confirm_top=2, confirm_seeds=2))
+    runs = phase.record(folder)
+    phase.plan(runs, search.trials())
     losses = {(0, 1): 0.40, (0, 2): 0.45, (1, 1): 0.24, (1, 2): 0.22}
     for _ in losses:
         run = runs.ask(SPACE)
@@ -75,7 +77,7 @@ def test_confirmation_overturns_a_lucky_winner(folder, epoch, tmp_path):
         trained.step()
         path = f"{run.name}_r/checkpoint_000000"
         trained.save(folder.file(path))
-        ended(runs, run.number, losses[run.confirms, run.replicate], epoch, checkpoint=path)
+        ended(runs, run.number, losses[run.origin, run.replicate], epoch, checkpoint=path)
 
     cfg = SweepConfig(
         num_trials=3, confirm_top=2, confirm_seeds=2, max_epochs=1, grace_period=1, hidden=[16]

@@ -51,7 +51,7 @@ def test_optuna_dashboard_shows_the_study_in_the_sweep_journal(sweep):
     )  # fmt: skip
     try:
         studies = get_json(f"http://127.0.0.1:{port}/api/studies")["study_summaries"]
-        # The search's study, the confirmation runs' and the audit runs' (sweeps.confirm, .audit).
+        # The search's study, the confirmation runs' and the audit runs' (sweeps.phases).
         assert [s["study_name"] for s in studies] == ["sweep", "confirm", "audit"]
         detail = get_json(f"http://127.0.0.1:{port}/api/studies/{studies[0]['study_id']}")
         states = sorted(t["state"] for t in detail["trials"])

@@ -3,8 +3,8 @@ and the sweep's stop when the first trials to end all end with one error (--fail
 
 from __future__ import annotations
 
-from sweeps.record import error_line
-from sweeps.tune.failures import END, LEAVE, RETRY, FailureRule, StoppedOn
+from sweeps.record import StoppedOn, error_line
+from sweeps.tune.failures import END, LEAVE, RETRY, FailureRule
 
 BOOM = "RuntimeError: boom (model.py:7)"
 OTHER = "ValueError: bad shape (model.py:9)"

@@ -15,9 +15,8 @@ import torch
 from search_spaces import Vocabulary
 from sweeps import manifest
 from sweeps.config import SweepConfig
-from sweeps.record import SweepRecord
+from sweeps.record import Outcome, SweepRecord
 from sweeps.space import SweepSpace
-from sweeps.tune.stopping import Outcome
 from trainable import data
 from trainable.seeding import trial_seed
 

@@ -9,11 +9,10 @@ import pytest
 from optuna.trial import TrialState
 
 from search_spaces import Vocabulary
-from sweeps.record import SweepRecord
+from sweeps.record import Outcome, StoppingRule, SweepRecord
 from sweeps.space import SweepSpace, check_space
 from sweeps.storage import SweepFolder
 from sweeps.tune.search import tpe_sampler
-from sweeps.tune.stopping import Outcome
 
 SPACE = SweepSpace("default", Vocabulary.of("mlp"))
 
@@ -107,7 +106,7 @@ def test_settle_ends_a_trial_whose_last_recorded_epoch_ended_it(epoch, folder):
     record.epoch(0, epoch(5, 0.5, done=True))  # the last epoch: killed before its end
     record.epoch(1, epoch(2, 0.7, done=True))  # stopped by ASHA
     record.epoch(2, epoch(2, 0.7))  # still training
-    record.settle(max_epochs=5, patience=3)
+    record.settle(StoppingRule(max_epochs=5, patience=3))
     trials = SweepRecord(folder).trials()
     assert [(t.status, t.stop_reason) for t in trials] == [
         ("COMPLETE", "completed"), ("PRUNED", "asha"), ("INCOMPLETE", "interrupted"),

@@ -14,8 +14,8 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 
 from sweeps import report
 from sweeps.config import SweepConfig
+from sweeps.record import REASONS
 from sweeps.storage import SweepFolder
-from sweeps.tune.stopping import REASONS
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -6,11 +6,10 @@ import json
 
 from search_spaces import Vocabulary
 from sweeps.config import SweepConfig
-from sweeps.record import SweepRecord
+from sweeps.record import Outcome, SweepRecord
 from sweeps.results import EPOCH_COLUMNS, TRIAL_COLUMNS, write
 from sweeps.space import SweepSpace
-from sweeps.tune.stopping import Outcome
-from sweeps.tune.watchdog import TIMEOUTS
+from sweeps.storage import TIMEOUTS
 
 SPACE = SweepSpace("default", Vocabulary.of("mlp"))
 

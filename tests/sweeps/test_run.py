@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import optuna
 import pytest
 
-from sweeps import config, run
+from sweeps import config, outputs, run
 from sweeps.config import SweepConfig
 from sweeps.storage import SweepFolder
 from sweeps.tune import tuner
@@ -61,7 +61,7 @@ def test_the_sweep_modules_are_imported_while_ray_starts(monkeypatch, folder):
     monkeypatch.setattr(run.cluster, "check_resources", lambda cfg: None)
     monkeypatch.setattr(run.cluster, "check_shared_storage", lambda folder: None)
     monkeypatch.setattr(tuner, "build", lambda cfg, folder, space, code: None)
-    monkeypatch.setattr(run, "write_results", lambda cfg, folder: None)
+    monkeypatch.setattr(outputs, "write", lambda cfg, folder: None)
     run.run(run.Plan(resumed, folder=folder, space=SimpleNamespace(text=None), runtime_env={}))
     [(names, thread)] = imported
     assert names == run.SWEEP_MODULES
@@ -81,7 +81,7 @@ def test_the_results_are_written_while_ray_shuts_down(monkeypatch, folder):
         return written
 
     monkeypatch.setattr(run, "ray_session", session)
-    monkeypatch.setattr(run, "write_results", write_results)
+    monkeypatch.setattr(outputs, "write", write_results)
     monkeypatch.setattr(run.cluster, "check_resources", lambda cfg: None)
     monkeypatch.setattr(run.cluster, "check_shared_storage", lambda folder: None)
     monkeypatch.setattr(tuner, "build", lambda cfg, folder, space, code: None)

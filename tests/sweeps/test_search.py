@@ -16,10 +16,11 @@ from ray.tune.search import Searcher
 import search_spaces
 from search_spaces import Vocabulary
 from sweeps import config, results, run
-from sweeps.record import SweepRecord
+from sweeps.phases import Confirmation, Search
+from sweeps.record import StoppedOn, StoppingRule, SweepRecord
 from sweeps.space import SweepSpace, check_space
 from sweeps.tune import recorder as recorder_module
-from sweeps.tune.failures import FailureRule, StoppedOn
+from sweeps.tune.failures import FailureRule
 from sweeps.tune.recorder import JournalRecorder
 from sweeps.tune.search import (
     SAMPLERS,
@@ -34,6 +35,7 @@ from trainable import TrialConfigError
 from trainable.tune_adapter import RESUME
 
 MLP = Vocabulary.of("mlp")
+RULE = StoppingRule(max_epochs=5, patience=3)
 
 
 def searcher(folder, num_trials):
@@ -41,7 +43,20 @@ def searcher(folder, num_trials):
     record.seed_sampler(tpe_sampler, 0)
     unfinished = [t for t in record.trials() if not t.finished]
     space = SweepSpace("default", MLP)
-    return SweepSearch(record, space, folder=folder, num_trials=num_trials, unfinished=unfinished)
+    return SweepSearch(record, space, folder=folder, num_trials=num_trials, unfinished=unfinished,
+                       phase=Search(config.SweepConfig()), search=record)  # fmt: skip
+
+
+def phased(folder, num_trials):
+    """The search alone, as the sweep's searcher hands it to Ray."""
+    return PhasedSearch(searcher(folder, num_trials), [], folder)
+
+
+def confirmation(folder):
+    """A later phase's searcher, with no plan of its own: one run, to be asked."""
+    phase = Confirmation(config.SweepConfig())
+    return SweepSearch(phase.record(folder), SweepSpace("default", MLP), folder=folder,
+                       num_trials=1, unfinished=[], phase=phase, search=SweepRecord(folder))
 
 
 def ray_trial(trial_id, config, last_result=None):
@@ -70,9 +85,9 @@ def test_new_trials_carry_their_number_up_to_num_trials(folder):
 
 
 def test_a_resumed_sweep_hands_out_its_unfinished_trials_first_then_asks(folder):
-    first = searcher(folder, 3)
+    first = phased(folder, 3)
     configs = [first.suggest(f"a{i}") for i in range(2)]
-    recorder = JournalRecorder(first, folder, max_epochs=5, patience=3)
+    recorder = JournalRecorder(first, folder, RULE)
     recorder.on_trial_result(0, [], ray_trial("a1", configs[1]), result(1, 0.9))
     recorder.on_trial_result(0, [], ray_trial("a1", configs[1]), result(2, 0.8))
     path = folder.file("trial_001_a1/checkpoint_000001")
@@ -93,14 +108,12 @@ def test_the_next_phase_starts_once_every_trial_of_the_one_before_has_ended(fold
     made = []
 
     def later() -> SweepSearch:
-        record = SweepRecord(folder, "confirm")
         made.append([t.finished for t in SweepRecord(folder).trials()])  # what it is made from
-        return SweepSearch(record, SweepSpace("default", MLP), folder=folder, num_trials=1,
-                           unfinished=[])  # fmt: skip
+        return confirmation(folder)
 
     phases = PhasedSearch(searcher(folder, 2), [later, lambda: None], folder)
     first, second = phases.suggest("a"), phases.suggest("b")
-    recorder = JournalRecorder(phases, folder, max_epochs=5, patience=3)
+    recorder = JournalRecorder(phases, folder, RULE)
     recorder.on_trial_result(0, [], ray_trial("a", first), result(1, 0.9))
     assert phases.suggest("c") is None and not made  # a and b still run: wait
     for trial_id, proposed in (("a", first), ("b", second)):
@@ -117,22 +130,21 @@ def test_the_next_phase_starts_once_every_trial_of_the_one_before_has_ended(fold
 
 
 def test_with_the_search_done_a_resumed_sweep_goes_on_with_the_next_phase(folder):
-    done = searcher(folder, 1)
+    done = phased(folder, 1)
     proposed = done.suggest("a")
-    JournalRecorder(done, folder, max_epochs=5, patience=3).on_trial_complete(
+    JournalRecorder(done, folder, RULE).on_trial_complete(
         0, [], ray_trial("a", proposed, result(5, 0.5, done=True))
     )
-    later = SweepSearch(SweepRecord(folder, "confirm"), SweepSpace("default", MLP),
-                        folder=folder, num_trials=1, unfinished=[])  # fmt: skip
+    later = confirmation(folder)
     phases = PhasedSearch(None, [lambda: later], folder)
     assert phases.pending and phases.suggest("b") is not None and not phases.judges("b")
     assert not PhasedSearch(None, [lambda: None], folder).pending
 
 
 def test_a_trial_stopped_with_the_sweep_is_left_to_go_on(folder):
-    search = searcher(folder, 1)
+    search = phased(folder, 1)
     config = search.suggest("a")
-    recorder = JournalRecorder(search, folder, max_epochs=5, patience=3)
+    recorder = JournalRecorder(search, folder, RULE)
     recorder.on_trial_complete(0, [], ray_trial("a", config, result(2, 0.9)))  # not done: Ctrl-C
     assert SweepRecord(folder).trials()[0].status == "INCOMPLETE"
 
@@ -161,7 +173,7 @@ def test_a_failed_trial_is_handed_out_again_from_its_checkpoint_before_the_next_
     made = []
     phases = PhasedSearch(searcher(folder, 1), [lambda: made.append(1)], folder)
     rule = FailureRule(max_failures=1, fail_fast=3)
-    recorder = JournalRecorder(phases, folder, max_epochs=5, patience=3, failures=rule)
+    recorder = JournalRecorder(phases, folder, RULE, failures=rule)
     first = phases.suggest("a")
     recorder.on_trial_result(0, [], ray_trial("a", first), result(1, 0.9))
     path = folder.file("trial_000_a/checkpoint_000000")
@@ -181,8 +193,8 @@ def test_a_failed_trial_is_handed_out_again_from_its_checkpoint_before_the_next_
 def test_an_error_that_ends_the_first_trials_stops_the_sweep(folder, raising, tmp_path):
     phases = PhasedSearch(searcher(folder, 12), [], folder)
     rule = FailureRule(max_failures=2, fail_fast=2)
-    recorder = JournalRecorder(phases, folder, max_epochs=5, patience=3, failures=rule)
-    stopper = SweepStopper(3, phases.judges, lambda: phases.stopped)
+    recorder = JournalRecorder(phases, folder, RULE, failures=rule)
+    stopper = SweepStopper(RULE, phases.judges, lambda: phases.stopped)
     zero, one, _ = (phases.suggest(trial_id) for trial_id in "abc")
     failed(phases, recorder, "a", zero, result(1, 0.9), (BOOM, BOOM), raising)
     again = phases.suggest("d")
@@ -207,7 +219,7 @@ def test_an_error_that_ends_the_first_trials_stops_the_sweep(folder, raising, tm
 def test_a_lost_worker_is_retried_and_fail_fast_off_retries_every_error(folder, raising):
     phases = PhasedSearch(searcher(folder, 2), [], folder)
     rule = FailureRule(max_failures=1, fail_fast=0)
-    recorder = JournalRecorder(phases, folder, max_epochs=5, patience=3, failures=rule)
+    recorder = JournalRecorder(phases, folder, RULE, failures=rule)
     zero, one = phases.suggest("a"), phases.suggest("b")
     failed(phases, recorder, "a", zero, None, ("ActorDiedError: gone", None), raising)
     failed(phases, recorder, "b", one, None, (BOOM, BOOM), raising)
@@ -255,17 +267,17 @@ def test_tpe_models_the_conditional_momentum_jointly_and_warns_of_nothing():
 def test_an_epoch_is_recorded_with_its_asha_rung_and_a_resumed_trials_once(folder):
     """The rung NewestFirstASHA judged an epoch at goes into its record; the epochs a resumed
     trial re-trains up to its last recorded one keep their first record, rung included."""
-    first = searcher(folder, 1)
+    first = phased(folder, 1)
     trial = ray_trial("a", first.suggest("a"))
     rungs = {(trial.trial_id, 1): 1.0}
-    recorder = JournalRecorder(first, folder, max_epochs=5, patience=3, rungs=rungs)
+    recorder = JournalRecorder(first, folder, RULE, rungs=rungs)
     for n, loss in ((1, 0.9), (2, 0.8)):
         recorder.on_trial_result(0, [], trial, result(n, loss))
     assert rungs == {}  # taken
 
-    again = searcher(folder, 1)  # the driver was killed; --resume
+    again = phased(folder, 1)  # the driver was killed; --resume
     resumed = ray_trial("b", again.suggest("b"))
-    recorder = JournalRecorder(again, folder, max_epochs=5, patience=3)
+    recorder = JournalRecorder(again, folder, RULE)
     for n, loss in ((1, 0.9), (2, 0.8), (3, 0.7)):
         recorder.on_trial_result(0, [], resumed, result(n, loss))
     [recorded] = SweepRecord(folder).trials()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sweeps.tune.stopping import COMPLETE, ERROR, INCOMPLETE, PRUNED, Outcome, outcome
+from sweeps.record import COMPLETE, ERROR, INCOMPLETE, PRUNED, Outcome, StoppingRule
 from sweeps.tune.tuner import SweepStopper
 
 
@@ -29,11 +29,11 @@ def result(epoch, best_epoch, diverged=False):
     ],
 )
 def test_outcome(last, error, expected):
-    assert outcome(last, error, max_epochs=10, patience=3) == expected
+    assert StoppingRule(max_epochs=10, patience=3).outcome(last, error) == expected
 
 
 def test_the_stopper_stops_one_trial_after_patience_epochs_without_improvement():
-    stop = SweepStopper(patience=3)
+    stop = SweepStopper(StoppingRule(max_epochs=10, patience=3))
     assert not stop("t", result(5, 3))
     assert stop("t", result(6, 3))
     assert not stop.stop_all()
@@ -44,4 +44,4 @@ def test_a_rising_validation_loss_is_stalled():
     history = [1.0, 0.6, 0.5, 0.55, 0.6, 0.7]
     best_epoch = 1 + min(range(len(history)), key=history.__getitem__)
     last = {"epoch": len(history), "best_epoch": best_epoch, "diverged": False}
-    assert outcome(last, False, max_epochs=20, patience=3).reason == "stalled"
+    assert StoppingRule(max_epochs=20, patience=3).outcome(last).reason == "stalled"

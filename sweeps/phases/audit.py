@@ -3,9 +3,9 @@
 ASHA stops a trial whose validation loss trails its rung's; whether such a trial would have
 gone on to beat the winner is assumed, not known. Here a seeded sample of that fraction of the
 trials ASHA pruned is continued, each from its own newest checkpoint with its own seed, to the
-full epoch budget, with neither ASHA nor the stopper cutting it, as trials of a third study of
-the journal (:data:`AUDIT`), so the runs resume like the rest. The report says how many would
-have beaten the search's winner.
+full epoch budget, with neither ASHA nor the stopper cutting it, as trials of a study of their
+own in the journal, so the runs resume like the rest. The report says how many would have
+beaten the search's winner.
 """
 
 from __future__ import annotations
@@ -14,10 +14,36 @@ import math
 import random
 from typing import Any
 
-from sweeps.confirm import best_val_loss
-from sweeps.record import AUDITS_ATTR, SweepRecord, TrialRecord
+from sweeps.phases.base import Phase
+from sweeps.record import SweepRecord, TrialRecord, ranked
+from sweeps.storage import AUDIT
 
-AUDIT = "audit"  # the audit runs' study in the journal
+
+class Audit(Phase):
+    study = AUDIT
+    origin = "audits"  # a run's: the pruned search trial it continues to the full budget
+
+    def runs(self, search: list[TrialRecord]) -> list[tuple[TrialRecord, int]]:
+        return [(trial, 0) for trial in sample(search, self.cfg.audit_pruned, self.cfg.seed)]
+
+    def resumes(self, trial: TrialRecord, search: SweepRecord) -> list[TrialRecord]:
+        """An audit run goes on from its own checkpoints, then those of the trial it
+        continues."""
+        return [trial, search.trials()[trial.index]]
+
+    def findings(
+        self,
+        search: list[TrialRecord],
+        runs: list[TrialRecord],
+        chosen: TrialRecord | None,
+        searched: list[str],
+    ) -> tuple[TrialRecord | None, dict[str, Any]]:
+        """The choice stands; how many audited trials would have beaten the search's best."""
+        best = ranked(search)[:1]
+        if not best:
+            return chosen, {}
+        winner = best[0].best_val_loss
+        return chosen, {"audit": summary(search, runs, self.cfg.audit_pruned, winner)}
 
 
 def sample(search: list[TrialRecord], fraction: float, seed: int) -> list[TrialRecord]:
@@ -28,29 +54,19 @@ def sample(search: list[TrialRecord], fraction: float, seed: int) -> list[TrialR
     return sorted(chosen, key=lambda t: t.number)
 
 
-def plan(record: SweepRecord, search: list[TrialRecord], fraction: float, seed: int) -> int:
-    """Enqueue the audit runs not yet in ``record``; how many the plan has in all."""
-    have = {attrs.get(AUDITS_ATTR) for attrs in record.attributes()}
-    chosen = sample(search, fraction, seed)
-    for trial in chosen:
-        if trial.number not in have:
-            record.enqueue(trial.params, {AUDITS_ATTR: trial.number})
-    return len(chosen)
-
-
 def summary(
     search: list[TrialRecord], runs: list[TrialRecord], fraction: float, winner: float
 ) -> dict[str, Any]:
     """Each audited trial's best val_loss when pruned and at the full budget, and how many of
     them beat ``winner`` (the search's best val_loss, also one seed's run)."""
-    by_trial = {run.audits: run for run in runs}
+    by_trial = {run.origin: run for run in runs}
     audited = []
     for trial in [t for t in search if t.number in by_trial]:
-        full = best_val_loss(by_trial[trial.number])
+        full = by_trial[trial.number].best_val_loss
         audited.append({
             "trial_index": trial.number,
             "pruned_at": len(trial.epochs),
-            "pruned_val_loss": best_val_loss(trial),
+            "pruned_val_loss": trial.best_val_loss,
             "full_val_loss": full,
             "beats_winner": full < winner,
         })  # fmt: skip

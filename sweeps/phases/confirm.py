@@ -3,9 +3,8 @@
 The trial that wins a search is often the one with the luckiest seed: its validation loss is
 one draw of a noisy figure. So the ``--confirm-top`` best configurations are trained again
 from scratch, ``--confirm-seeds`` times each with a fresh trial seed, to the full epoch budget,
-and the configuration with the best mean best-val_loss wins. The runs are trials of a second
-study in the sweep's journal (:data:`CONFIRM`), enqueued with their configuration's parameters,
-so they run as Ray trials, retry and resume exactly as the search's do.
+and the configuration with the best mean best-val_loss wins. The runs are trials of a study of
+their own in the sweep's journal, enqueued with their configuration's parameters.
 """
 
 from __future__ import annotations
@@ -16,23 +15,40 @@ from typing import Any
 
 from scipy import stats
 
-from sweeps.record import CONFIRMS_ATTR, REPLICATE_ATTR, SweepRecord, TrialRecord
-from sweeps.tune.stopping import ERROR, INCOMPLETE
-
-CONFIRM = "confirm"  # the confirmation runs' study in the journal
-
-
-def best_val_loss(trial: TrialRecord) -> float:
-    value = (trial.last or {}).get("best_val_loss")
-    return value if value is not None and math.isfinite(value) else math.inf
+from sweeps.phases.base import Phase
+from sweeps.record import TrialRecord, best_trial, ranked
+from sweeps.storage import CONFIRM, CONFIRMATION
 
 
-def ranked(trials: list[TrialRecord]) -> list[TrialRecord]:
-    """The trials that ended with a finite best val_loss, best first (ties: lowest number)."""
-    ended = [
-        t for t in trials if t.status not in (ERROR, INCOMPLETE) and best_val_loss(t) < math.inf
-    ]
-    return sorted(ended, key=lambda t: (best_val_loss(t), t.number))
+class Confirmation(Phase):
+    study = CONFIRM
+    origin = "confirms"  # a run's: the search trial whose configuration it runs again
+    table = CONFIRMATION
+
+    def runs(self, search: list[TrialRecord]) -> list[tuple[TrialRecord, int]]:
+        """Each of the ``--confirm-top`` best configurations, ``--confirm-seeds`` times."""
+        seeds = range(1, self.cfg.confirm_seeds + 1)
+        return [(trial, r) for trial in candidates(search, self.cfg.confirm_top) for r in seeds]
+
+    def findings(
+        self,
+        search: list[TrialRecord],
+        runs: list[TrialRecord],
+        chosen: TrialRecord | None,
+        searched: list[str],
+    ) -> tuple[TrialRecord | None, dict[str, Any]]:
+        """The best run of the configuration with the best mean, and every configuration's
+        runs; whether the search's own winner held."""
+        rows = summary(search, runs, self.cfg.confirm_top, searched)
+        if not rows:
+            return chosen, {}
+        winner = rows[0]["trial_index"]
+        found = {
+            "confirmation": rows,
+            "search_winner": ranked(search)[0].number,
+            "search_winner_held": winner == ranked(search)[0].number,
+        }
+        return best_trial([r for r in runs if r.origin == winner]), found
 
 
 def candidates(search: list[TrialRecord], top: int) -> list[TrialRecord]:
@@ -42,18 +58,6 @@ def candidates(search: list[TrialRecord], top: int) -> list[TrialRecord]:
         if all(trial.params != other.params for other in chosen):
             chosen.append(trial)
     return chosen[:top]
-
-
-def plan(record: SweepRecord, search: list[TrialRecord], top: int, seeds: int) -> int:
-    """Enqueue the runs of the ``top`` configurations not yet in ``record``; how many runs the
-    plan has in all. A run is its configuration's search trial and a replicate 1..``seeds``,
-    so a plan enqueued in part before a kill is completed, not repeated."""
-    have = {(attrs.get(CONFIRMS_ATTR), attrs.get(REPLICATE_ATTR)) for attrs in record.attributes()}
-    runs = [(trial, r) for trial in candidates(search, top) for r in range(1, seeds + 1)]
-    for trial, replicate in runs:
-        if (trial.number, replicate) not in have:
-            record.enqueue(trial.params, {CONFIRMS_ATTR: trial.number, REPLICATE_ATTR: replicate})
-    return len(runs)
 
 
 def interval95(values: list[float]) -> tuple[float, float, float]:
@@ -73,14 +77,14 @@ def summary(
     not finite, and its configuration's mean with it)."""
     rows = []
     for trial in candidates(search, top):
-        mine = sorted((r for r in runs if r.confirms == trial.number), key=lambda r: r.replicate)
-        losses = [best_val_loss(r) for r in mine]
+        mine = sorted((r for r in runs if r.origin == trial.number), key=lambda r: r.replicate)
+        losses = [r.best_val_loss for r in mine]
         mean, low, high = interval95(losses) if losses else (math.inf, math.inf, math.inf)
         rows.append({
             "trial_index": trial.number,
             "config": {name: trial.params[name] for name in searched if name in trial.params},
-            "search_val_loss": best_val_loss(trial),
-            "runs": [{"replicate": r.replicate, "best_val_loss": best_val_loss(r),
+            "search_val_loss": trial.best_val_loss,
+            "runs": [{"replicate": r.replicate, "best_val_loss": r.best_val_loss,
                       "status": r.status} for r in mine],
             "mean": mean, "ci95": [low, high],
         })  # fmt: skip

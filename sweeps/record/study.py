@@ -16,157 +16,51 @@ after it, and last its end. A kill between two lines loses only the later ones.
 from __future__ import annotations
 
 import math
-import re
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeps.space import TRIAL_INDEX
+from sweeps.record.optuna_compat import reopen, stored
+from sweeps.record.outcome import COMPLETE, ERROR, Outcome, StoppedOn, StoppingRule
+from sweeps.record.trials import (
+    CHECKPOINT_ATTR,
+    ENDED_AT_ATTR,
+    EPOCH_ATTR,
+    EPOCH_FIELDS,
+    ERROR_ATTR,
+    RAY_TRIALS_ATTR,
+    REPORTED_AT,
+    RUNG,
+    SEARCH,
+    STOP_REASON_ATTR,
+    TrialRecord,
+)
 from sweeps.storage import STUDY, journal_storage
-from sweeps.tune.failures import StoppedOn
-from sweeps.tune.optuna_compat import reopen, stored
-from sweeps.tune.stopping import COMPLETE, ERROR, INCOMPLETE, PRUNED, Outcome, outcome
-from trainable import user_code
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from sweeps.storage import SweepFolder
 
-# Optuna user attributes of a trial.
-EPOCH_ATTR = "epoch:"  # + the epoch, 4 digits: that epoch's metrics
-CHECKPOINT_ATTR = "checkpoint:"  # + the epoch, 4 digits: its checkpoint, relative to the folder
-RAY_TRIALS_ATTR = "ray_trials"  # the ids of the Ray trials that ran it, first one first
-STOP_REASON_ATTR = "stop_reason"
-ENDED_AT_ATTR = "epochs"  # the epoch it ended at
-ERROR_ATTR = "error"  # what it raised, in one line
-CONFIRMS_ATTR = "confirms"  # a confirmation run's: the search trial whose configuration it runs
-AUDITS_ATTR = "audits"  # an audit run's: the pruned search trial it continues to the full budget
-REPLICATE_ATTR = "replicate"  # a confirmation run's: which of its configuration's runs (1, 2, ..)
-# What an epoch's record holds: the metrics the trial reported and whether its result ended it
-# (done: the sweep's decision on it was STOP, by ASHA, the stopper or the trial), then RUNG.
-EPOCH_FIELDS = (
-    "epoch", "train_loss", "train_acc", "train_rows", "val_loss", "val_acc", "lr",
-    "best_val_loss", "best_epoch", "diverged", "done",
-)  # fmt: skip
-RUNG = "rung"  # the ASHA milestone the epoch was judged at; None where ASHA did not judge it
-# When the driver recorded the epoch (Unix seconds): a sweep's progress against wall time.
-REPORTED_AT = "reported_at"
 # A user attribute of the study: the error that stopped this run of the sweep (--fail-fast).
 STOPPED_ON_ATTR = "stopped_on"
-# The last line of a traceback: the exception's (qualified) type and its message.
-EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:\([\w.]+\))?): ?(.*)$", re.MULTILINE)
-STATUS = {
-    TrialState.COMPLETE: COMPLETE,
-    TrialState.PRUNED: PRUNED,
-    TrialState.FAIL: ERROR,
-    TrialState.RUNNING: INCOMPLETE,
-}
 
 
 def _key(prefix: str, epoch: int) -> str:
     return f"{prefix}{epoch:04d}"
 
 
-def run_name(trial_index: int, replicate: int = 0) -> str:
-    """``trial_007``, or ``confirm_007_2`` for the second confirmation run of trial 7's
-    configuration (``audit_007`` continues pruned trial 7): its TensorBoard run, and the start
-    of its Ray trials' folders."""
-    return f"confirm_{trial_index:03d}_{replicate}" if replicate else f"trial_{trial_index:03d}"
-
-
-@dataclass(frozen=True)
-class TrialRecord:
-    """One trial as the journal has it."""
-
-    number: int
-    params: dict[str, Any]
-    state: TrialState
-    epochs: list[dict[str, Any]]  # the epochs it trained, in order, up to where it ended
-    checkpoints: list[str]  # relative to the sweep folder, newest first
-    ray_trials: list[str]
-    stop_reason: str  # one of sweeps.tune.stopping.REASONS
-    error: str | None
-    confirms: int | None = None  # a confirmation run: the search trial it runs again
-    audits: int | None = None  # an audit run: the pruned search trial it continues
-    replicate: int = 0
-
-    @classmethod
-    def of(cls, frozen: FrozenTrial) -> TrialRecord:
-        attrs = frozen.user_attrs
-        ended_at = attrs.get(ENDED_AT_ATTR, math.inf)
-        epochs = [
-            attrs[key]
-            for key in sorted(attrs)
-            if key.startswith(EPOCH_ATTR) and attrs[key]["epoch"] <= ended_at
-        ]
-        checkpoints = [
-            attrs[key] for key in sorted(attrs, reverse=True) if key.startswith(CHECKPOINT_ATTR)
-        ]
-        return cls(
-            number=frozen.number,
-            params=dict(frozen.params),
-            state=frozen.state,
-            epochs=epochs,
-            checkpoints=checkpoints,
-            ray_trials=list(attrs.get(RAY_TRIALS_ATTR, [])),
-            stop_reason=attrs.get(STOP_REASON_ATTR, "interrupted"),
-            error=attrs.get(ERROR_ATTR),
-            confirms=attrs.get(CONFIRMS_ATTR),
-            audits=attrs.get(AUDITS_ATTR),
-            replicate=attrs.get(REPLICATE_ATTR, 0),
-        )
-
-    @property
-    def status(self) -> str:
-        return STATUS.get(self.state, INCOMPLETE)
-
-    @property
-    def finished(self) -> bool:
-        return self.state.is_finished()
-
-    @property
-    def last(self) -> dict[str, Any] | None:
-        return self.epochs[-1] if self.epochs else None
-
-    @property
-    def index(self) -> int:
-        """Its ``trial_index``: its number, or a confirmation run's search trial's."""
-        origin = self.confirms if self.confirms is not None else self.audits
-        return self.number if origin is None else origin
-
-    @property
-    def name(self) -> str:
-        if self.audits is not None:
-            return f"audit_{self.audits:03d}"
-        return run_name(self.index, self.replicate)
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """What it adds to the sweep's trial settings: its parameters, index and replicate."""
-        replicate = {REPLICATE_ATTR: self.replicate} if self.replicate else {}
-        return {**self.params, TRIAL_INDEX: self.index, **replicate}
-
-    @property
-    def trial_id(self) -> str:
-        """The id of the first Ray trial that ran it (its name if none did)."""
-        return self.ray_trials[0] if self.ray_trials else self.name
-
-    @property
-    def folders(self) -> list[str]:
-        """The folders of the Ray trials that ran it (see ``SweepSearch.trial_name``)."""
-        return [f"{self.name}_{ray_trial}" for ray_trial in self.ray_trials]
-
-
 class SweepRecord:
     """The sweep's study, read and written through the journal of its folder."""
 
-    def __init__(self, folder: SweepFolder, study: str = STUDY) -> None:
-        self.folder = folder
+    def __init__(self, folder: SweepFolder, study: str = STUDY, origin: str | None = None) -> None:
+        """``study``: the phase's study in the journal; ``origin``: the attribute that holds the
+        search trial each of a later phase's runs comes from."""
+        self.folder, self.origin = folder, origin
+        self.prefix = SEARCH if study == STUDY else study  # its trials' names start with it
         self.study = optuna.create_study(
             study_name=study,
             storage=journal_storage(folder),
@@ -179,7 +73,10 @@ class SweepRecord:
 
     def trials(self) -> list[TrialRecord]:
         """The trials asked so far (not those enqueued and waiting to be asked)."""
-        return [TrialRecord.of(t) for t in self._asked()]
+        return [self._of(t) for t in self._asked()]
+
+    def _of(self, frozen: FrozenTrial) -> TrialRecord:
+        return TrialRecord.of(frozen, self.prefix, self.origin)
 
     def _asked(self) -> list[FrozenTrial]:
         return [t for t in self.study.get_trials(deepcopy=False) if t.state != TrialState.WAITING]
@@ -230,7 +127,7 @@ class SweepRecord:
         return self._live[number]
 
     def _record(self, number: int) -> TrialRecord:
-        return TrialRecord.of(stored(self.study, self._trial(number)))
+        return self._of(stored(self.study, self._trial(number)))
 
     def ran_by(self, number: int, ray_trial: str) -> None:
         held = self._record(number).ray_trials
@@ -302,29 +199,13 @@ class SweepRecord:
         value = {"error": stopped.error, "trials": list(stopped.trials)} if stopped else None
         self.study.set_user_attr(STOPPED_ON_ATTR, value)
 
-    def settle(self, max_epochs: int, patience: int) -> None:
+    def settle(self, rule: StoppingRule) -> None:
         """End the trials whose last recorded epoch ended them, where the driver was killed
         before it wrote their end: their record says all there is to know."""
         for trial in self.trials():
             if not trial.finished and trial.last and trial.last["done"]:
-                ended = outcome(trial.last, False, max_epochs, patience)
+                ended = rule.outcome(trial.last)
                 self.end(trial.number, ended, trial.last)
-
-
-def error_line(error: BaseException | str) -> str:
-    """What a trial raised, in one line, with the user's file:line where the error came from
-    the user's code; the traceback is in ``error.txt`` in its Ray trial's folder. ``error``
-    is the exception, or its text with the traceback (where Ray could not pickle it)."""
-    if isinstance(error, str):
-        found = EXCEPTION_LINE.findall(error)
-        kind, message = found[-1] if found else ("Error", error.strip())
-        kind = kind.partition("(")[0].rpartition(".")[2]
-    else:
-        cause = getattr(error, "cause", None) or error  # Ray wraps it in a RayTaskError
-        kind, message = type(cause).__name__, str(cause)
-    lines = message.strip().splitlines()
-    where = user_code.where_in(str(error))
-    return f"{kind}: {lines[0] if lines else ''}" + (f" ({where})" if where else "")
 
 
 def _plain(value: Any) -> Any:

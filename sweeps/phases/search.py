@@ -1,0 +1,19 @@
+"""The search phase: the trials Optuna proposes."""
+
+from __future__ import annotations
+
+from sweeps.phases.base import Phase
+from sweeps.record import SweepRecord, TrialRecord
+from sweeps.storage import STUDY
+
+
+class Search(Phase):
+    """The search: trials Optuna's sampler proposes, to ``--num-trials``, judged by ASHA and
+    the stopper (see :mod:`sweeps.tune.search`)."""
+
+    study = STUDY
+    judged = True
+
+    def plan(self, record: SweepRecord, search: list[TrialRecord]) -> int:
+        """Its trials are asked of the sampler as workers free up, not enqueued."""
+        return self.cfg.num_trials
