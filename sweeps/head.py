@@ -11,9 +11,9 @@ authentication, no idle workers prestarted. Its processes die with that ``ray st
 which ``stop`` signals.
 
 What runs is recorded in a folder of this user's alone beside Ray's default temp dir (under
-``RAY_TMPDIR``, else ``TMPDIR`` on Linux, else /tmp, as Ray chooses): a head is seen on this
-machine only, by processes with the same ``RAY_TMPDIR``, and a record whose head is gone is
-ignored. This module imports no Ray: ``status`` answers at once.
+``RAY_TMPDIR``, else ``TMPDIR`` on Linux, else /tmp, as Ray chooses; ``sweeps.head_state``): a
+head is seen on this machine only, by processes with the same ``RAY_TMPDIR``, and a record whose
+head is gone is ignored. This module imports no Ray: ``status`` answers at once.
 """
 
 from __future__ import annotations
@@ -24,20 +24,28 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
+
+from sweeps.head_state import (
+    RAY_ADDRESS_FILE,
+    STATE,
+    Head,
+    answers,
+    forget,
+    forget_stale,
+    private,
+    process_alive,
+    running,
+    state_dir,
+)
 
 START_WAIT_S = 120  # `ray start` on a busy 2-core machine takes seconds, sometimes tens
 STOP_WAIT_S = 60  # on SIGTERM Ray drains the node (up to 30 s by default), then kills it
-STATE = "head.json"
 LOG = "head.log"
-# Written by `ray start` into its temp dir once every process is up. `ray.init()` without an
-# address joins the cluster it names, dead or alive, so a stale one is removed.
-RAY_ADDRESS_FILE = "ray_current_cluster"
 DASHBOARD_PORT = 8265
 RAY = [sys.executable, "-m", "ray.scripts.scripts"]  # the `ray` command of this Python's Ray
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -46,38 +54,6 @@ EXCEPTION = re.compile(r"^[A-Z]\w*(Error|Exception): ")
 
 class HeadError(RuntimeError):
     """A head that cannot be started or stopped, or bad input, in one line."""
-
-
-@dataclass(frozen=True)
-class Head:
-    """A head that ``python -m sweeps.head start`` started, as its state file records it."""
-
-    address: str  # 127.0.0.1:PORT, its GCS
-    pid: int  # the `ray start --block` process
-    temp_dir: str  # Ray's temp dir for it
-    token_auth: bool  # whether its clients must send Ray's auth token
-
-    def alive(self) -> bool:
-        """Its `ray start` process runs and its GCS accepts connections: a pid reused since, or
-        a port another process has taken, is not the head."""
-        return _process_alive(self.pid) and _answers(self.address)
-
-
-def running() -> Head | None:
-    """The head this user started on this machine, if it is up."""
-    head = _recorded()
-    return head if head is not None and head.alive() else None
-
-
-def state_dir() -> Path:
-    """This user's folder for the head's record and log, and by default its Ray temp dir."""
-    if "RAY_TMPDIR" in os.environ:
-        root = os.environ["RAY_TMPDIR"]
-    elif sys.platform.startswith("linux") and "TMPDIR" in os.environ:
-        root = os.environ["TMPDIR"]
-    else:
-        root = "/tmp"
-    return Path(root) / f"sweeps-head-{os.getuid()}"
 
 
 def start(
@@ -93,13 +69,13 @@ def start(
         return head, False
     folder = state_dir()
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if not _private(folder):
+    if not private(folder):
         raise HeadError(f"{folder} is not this user's alone; remove it or set RAY_TMPDIR")
-    _forget_stale()
+    forget_stale()
     # Ray makes its temp dir writable by all; a private folder above it keeps it to this user.
     ray_temp = Path(temp_dir).expanduser().resolve() if temp_dir else folder / "ray"
     _clear_stale_address(ray_temp / RAY_ADDRESS_FILE)
-    if port is not None and _answers(f"127.0.0.1:{port}"):
+    if port is not None and answers(f"127.0.0.1:{port}"):
         raise HeadError(f"port {port} of 127.0.0.1 is in use; give another --port or none")
     mode = os.environ.get("RAY_AUTH_MODE", "token").lower()  # ray.init's default for a new Ray
     env = {
@@ -142,51 +118,18 @@ def stop() -> Head | None:
     """Stop the running head; the one stopped, or None if none was running."""
     head = running()
     if head is None:
-        _forget_stale()
+        forget_stale()
         return None
     with contextlib.suppress(ProcessLookupError):  # it may have just ended by itself
         os.kill(head.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_WAIT_S
-    while _process_alive(head.pid) and time.monotonic() < deadline:
+    while process_alive(head.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if _process_alive(head.pid):
+    if process_alive(head.pid):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(head.pid, signal.SIGKILL)  # its session's group, led by it
-    _forget(head)
+    forget(head)
     return head
-
-
-def _recorded() -> Head | None:
-    folder = state_dir()
-    if not _private(folder):  # what it records decides where sweeps send their token
-        return None
-    try:
-        return Head(**json.loads((folder / STATE).read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-def _forget_stale() -> None:
-    head = _recorded()
-    if head is not None and not head.alive():
-        _forget(head)
-
-
-def _forget(head: Head) -> None:
-    (state_dir() / STATE).unlink(missing_ok=True)
-    # A SIGTERM to `ray start --block` leaves this file, unlike `ray stop`.
-    address_file = Path(head.temp_dir) / RAY_ADDRESS_FILE
-    with contextlib.suppress(OSError):
-        if address_file.read_text().strip() == head.address:
-            address_file.unlink()
-
-
-def _private(folder: Path) -> bool:
-    try:
-        stat = folder.stat()
-    except OSError:
-        return False
-    return stat.st_uid == os.getuid() and not stat.st_mode & 0o022
 
 
 def _clear_stale_address(address_file: Path) -> None:
@@ -194,7 +137,7 @@ def _clear_stale_address(address_file: Path) -> None:
         address = address_file.read_text().strip()
     except OSError:
         return
-    if address and _answers(address):
+    if address and answers(address):
         raise HeadError(
             f"a Ray started in {address_file.parent} runs at {address}; stop it or give "
             "another --temp-dir"
@@ -227,28 +170,6 @@ def _wait_started(process: subprocess.Popen, address_file: Path, log: Path) -> s
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     raise HeadError(f"the Ray head did not start in {START_WAIT_S}s (log: {log})")
-
-
-def _process_alive(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # a child of this process that has exited
-            return False
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):  # gone, or another user's since
-        return False
-    with contextlib.suppress(OSError):  # Linux: an exited one that its new parent never reaped
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    return True
-
-
-def _answers(address: str) -> bool:
-    host, _, port = address.rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=1):
-            return True
-    except (OSError, ValueError):
-        return False
 
 
 def _last_line(text: str) -> str:
@@ -331,7 +252,7 @@ def _start(args: argparse.Namespace) -> int:
 def _status() -> int:
     head = running()
     if head is None:
-        _forget_stale()
+        forget_stale()
         print("No Ray head runs")
         return 1
     print(f"Ray head running at {head.address} (pid {head.pid}, temp dir {head.temp_dir})")
