@@ -60,10 +60,10 @@ def objective(trial: optuna.Trial, workload: Workload, out: Path) -> float:
             started = time.perf_counter()
             metrics = run.step()
             compute.append(time.perf_counter() - started)
-            curve.append((time.time(), metrics["val_loss"]))
-            if metrics["diverged"]:
+            curve.append((time.time(), metrics.val_loss))
+            if metrics.diverged:
                 raise optuna.TrialPruned()
-            trial.report(metrics["val_loss"], epoch)
+            trial.report(metrics.val_loss, epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned()
         return run.best_val_loss

@@ -49,8 +49,8 @@ def training_loop(quick: bool) -> list[dict]:
 
     Training only: ours, hand-written slicing, a DataLoader over the tensors. A whole epoch
     (training, then validation): ``TrainingRun.step`` on resident tensors and on a Dataset of
-    the same rows (read through ``trainable.batching.loader``), and a hand-written DataLoader loop
-    over that Dataset.
+    the same rows (read through ``trainable.data.batching.loader``), and a hand-written
+    DataLoader loop over that Dataset.
     """
     torch.set_num_threads(1)
     workload, repeats = WORKLOADS["reference"], 5 if quick else 30

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 
 from sweeps import phases
-from sweeps.record import RUNG, StoppingRule, SweepRecord
+from sweeps.record import StoppingRule, SweepRecord
 from sweeps.storage import MANIFEST, SAVED_SPACE
 from trainable import data
 from trainable.seeding import trial_seed
@@ -120,10 +120,10 @@ def decisions(trials: list[TrialRecord], rule: StoppingRule) -> list[dict[str, A
     return [
         {
             "trial": trial.number,
-            "epoch": epoch["epoch"],
-            "decision": STOP if epoch["done"] else CONTINUE,
-            "reason": rule.outcome(epoch).reason if epoch["done"] else None,
-            "rung": epoch.get(RUNG),
+            "epoch": epoch.epoch,
+            "decision": STOP if epoch.done else CONTINUE,
+            "reason": rule.outcome(epoch).reason if epoch.done else None,
+            "rung": epoch.rung,
         }
         for trial in trials
         for epoch in trial.epochs

@@ -112,7 +112,7 @@ def train(replay: Replay) -> list[tuple[int, float, float]]:
     torch.set_num_threads(cpus)
     try:
         run = TrainingRun(replay.config, "cpu", workers=cpus - 1)
-        return [(e["epoch"], e["val_loss"], run.step()["val_loss"]) for e in replay.trial.epochs]
+        return [(e.epoch, e.val_loss, run.step().val_loss) for e in replay.trial.epochs]
     finally:
         torch.set_num_threads(threads)
 

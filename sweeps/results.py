@@ -60,7 +60,7 @@ class SweepResults:
 def trial_row(trial: TrialRecord, cfg: SweepConfig, hung: dict[str, int]) -> dict[str, Any]:
     """A trial's row; ``hung`` names the Ray trial folders ``--trial-timeout`` stopped: a trial
     that ended in error after that is recorded as stopped by the timeout."""
-    last = trial.last or {}
+    last = trial.last
     reason, error = trial.stop_reason, trial.error
     stopped = sum(hung.get(folder, 0) for folder in trial.folders)
     if trial.status == ERROR and stopped:
@@ -73,8 +73,8 @@ def trial_row(trial: TrialRecord, cfg: SweepConfig, hung: dict[str, int]) -> dic
         "status": trial.status,
         "stop_reason": reason,
         "epochs": len(trial.epochs),
-        "best_val_loss": last.get("best_val_loss"),
-        "best_epoch": last.get("best_epoch"),
+        "best_val_loss": last.best_val_loss if last else None,
+        "best_epoch": last.best_epoch if last else None,
         "error": error,
     }
 
@@ -87,8 +87,8 @@ def evaluate_best(
     that has tested another trial gets the entry with ``test_refused`` instead, unless
     ``--retest``. A confirmation run is named by its configuration's search trial."""
     settings = cfg.trial_settings()
-    best_epoch = trial.last["best_epoch"]
-    at_best = next((e for e in trial.epochs if e["epoch"] == best_epoch), {})
+    best_epoch = trial.last.best_epoch
+    at_best = next((e for e in trial.epochs if e.epoch == best_epoch), None)
     entry = {
         "trial_id": trial.trial_id,
         "trial_index": trial.index,
@@ -96,8 +96,8 @@ def evaluate_best(
         "config": {name: trial.params[name] for name in searched if name in trial.params},
         **{key: settings[key] for key in ("model", "model_args", "dataset")},
         "best_epoch": best_epoch,
-        "val_loss": trial.last["best_val_loss"],
-        "val_acc": at_best.get("val_acc"),
+        "val_loss": trial.last.best_val_loss,
+        "val_acc": at_best.val_acc if at_best else None,
     }
     problems = []
     for path in trial.checkpoints:
@@ -139,7 +139,7 @@ def write(cfg: SweepConfig, folder: SweepFolder, record: SweepRecord) -> SweepRe
     hung = timeouts(folder)
     rows = [trial_row(trial, cfg, hung) for trial in trials]
     epoch_rows = [
-        {"trial_id": trial.trial_id, **{name: epoch.get(name) for name in EPOCH_COLUMNS}}
+        {"trial_id": trial.trial_id, **{name: getattr(epoch, name) for name in EPOCH_COLUMNS}}
         for trial in trials
         for epoch in trial.epochs
     ]

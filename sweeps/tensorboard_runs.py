@@ -19,8 +19,9 @@ from tensorboard.plugins.hparams import summary_v2 as hp
 
 if TYPE_CHECKING:
     from sweeps.record import TrialRecord
+    from trainable.result import EpochResult
 
-# result key -> scalar tag
+# result field -> scalar tag
 SCALARS = {
     "train_loss": "loss/train",
     "val_loss": "loss/val",
@@ -90,14 +91,14 @@ def start_run(writer: Any, name: str, config: dict[str, Any], distributions: dic
     writer.flush()
 
 
-def log_epoch(writer: Any, result: dict[str, Any]) -> None:
-    epoch = int(result["epoch"])
+def log_epoch(writer: Any, result: EpochResult) -> None:
+    epoch = int(result.epoch)
     for key, tag in SCALARS.items():
-        if result.get(key) is not None:
-            writer.add_scalar(tag, result[key], epoch)
-    if result.get("best_epoch") == epoch and math.isfinite(result["best_val_loss"]):
-        writer.add_scalar(BEST_VAL_LOSS, result["best_val_loss"], epoch)
-        writer.add_scalar(BEST_VAL_ACC, result["val_acc"], epoch)
+        if getattr(result, key) is not None:
+            writer.add_scalar(tag, getattr(result, key), epoch)
+    if result.best_epoch == epoch and math.isfinite(result.best_val_loss):
+        writer.add_scalar(BEST_VAL_LOSS, result.best_val_loss, epoch)
+        writer.add_scalar(BEST_VAL_ACC, result.val_acc, epoch)
         writer.add_scalar(BEST_EPOCH, epoch, epoch)
 
 

@@ -1,12 +1,13 @@
 """One epoch of mini-batch training and one pass of evaluation, over batches on the device.
 
 Batches are ``(inputs, labels)`` pairs already on the model's device: index slices of resident
-tensors, or a DataLoader's batches (see :mod:`trainable.batching`), where ``inputs`` is a tensor,
-a tuple of tensors or a mapping of names to tensors, which :func:`trainable.batching.call` hands
-to the model. A training epoch keeps each batch's loss and predictions on the device and reduces
-them once at its end: no per-batch bookkeeping ops, and a GPU is not synchronised after every
-batch. Training batches never hold a single row, unless the batch size is 1 or the split has
-one row (see :func:`trainable.batching.batch_sizes`).
+tensors, or a DataLoader's batches (see :mod:`trainable.data.batching`), where ``inputs`` is a
+tensor, a tuple of tensors or a mapping of names to tensors, which
+:func:`trainable.data.batching.call` hands to the model. A training epoch keeps each batch's
+loss and predictions on the device and reduces them once at its end: no per-batch bookkeeping
+ops, and a GPU is not synchronised after every batch. Training batches never hold a single
+row, unless the batch size is 1 or the split has one row (see
+:func:`trainable.data.batching.batch_sizes`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from trainable.batching import Batch, call
+from trainable.data.batching import Batch, call
 
 _loss = nn.CrossEntropyLoss(reduction="sum")
 

@@ -68,7 +68,7 @@ def _training_step(cfg: TrialConfig, model: Any, split: Any) -> None:
     batch was joined to the one before, the one that differs from the batch size."""
     import torch
 
-    from trainable import batching
+    from trainable.data import batching
     from trainable.optim import build_optimizer
 
     rows = batching.batch_sizes(len(split.indices[0]), cfg.batch_size)[-1]
@@ -94,17 +94,12 @@ def _training_step(cfg: TrialConfig, model: Any, split: Any) -> None:
 
 def _batch(cfg: TrialConfig, split: Any, part: str, rows: int) -> tuple[Any, Any]:
     """The first ``rows`` rows of ``part``, collated and checked as the loop will read them."""
-    from trainable import batching, data, datasets
-
-    if isinstance(split, data.Split):
-        return batching.checked(split.sample(rows, part), f"dataset {cfg.dataset}: a {part} batch")
-    dataset = getattr(split, part)
-    return datasets.collated(cfg.dataset, part, dataset, rows, split.collate_fn)
+    return split.checked_sample(cfg.dataset, part, rows)
 
 
 def _scores(cfg: TrialConfig, model: Any, inputs: Any, doing: str) -> Any:
     """The model's scores for ``inputs``; what it raises names ``doing`` and the inputs' shape."""
-    from trainable import batching
+    from trainable.data import batching
 
     try:
         return batching.call(model, inputs)
@@ -132,7 +127,7 @@ def _where_backward_failed(model: Any, x: Any, y: Any) -> str | None:
     warns with the forward traceback of the operation that failed."""
     import torch
 
-    from trainable import batching
+    from trainable.data import batching
 
     model.zero_grad(set_to_none=True)
     with warnings.catch_warnings(record=True) as caught, torch.autograd.detect_anomaly():

@@ -12,9 +12,11 @@ from typing import Any
 
 import torch
 
-from trainable import batching, by_value, checkpoint, data, factory, loop, seeding
+from trainable import by_value, checkpoint, data, factory, loop, seeding
 from trainable.config import TrialConfig
+from trainable.data import batching
 from trainable.optim import build_optimizer, build_scheduler
+from trainable.result import EpochResult
 
 
 class TrainingRun:
@@ -53,57 +55,44 @@ class TrainingRun:
     def finished(self) -> bool:
         return self.epoch >= self.config.max_epochs
 
-    def step(self) -> dict[str, Any]:
+    def step(self) -> EpochResult:
         """Train one epoch, validate, decay the learning rate; return the epoch's metrics.
 
-        ``diverged`` is set (and the run should end) when a loss is NaN or infinite.
+        ``diverged`` is set (and the run should end) when a loss is NaN or infinite; ``done``
+        when it diverged or this was the last epoch.
         """
+        cfg = self.config
         lr = self.optimizer.param_groups[0]["lr"]
-        train = loop.train_epoch(self.model, self._train_batches(), self.optimizer)
-        val = loop.evaluate(self.model, eval_batches(self.split, "val", self._loader_options()))
+        batches = self.split.train_batches(cfg.batch_size, self.generator, self.workers)
+        train = loop.train_epoch(self.model, batches, self.optimizer)
+        batches = self.split.eval_batches("val", cfg.batch_size, self.workers)
+        val = loop.evaluate(self.model, batches)
         self.scheduler.step()
         self.epoch += 1
         diverged = not (math.isfinite(train.loss) and math.isfinite(val.loss))
         if not diverged and val.loss < self.best_val_loss:
             self.best_val_loss, self.best_epoch = val.loss, self.epoch
             self.best_state = copy.deepcopy(self.model.state_dict())
-        return {
-            "epoch": self.epoch,
-            "train_loss": train.loss,
-            "train_acc": train.accuracy,
-            "train_rows": train.rows,
-            "val_loss": val.loss,
-            "val_acc": val.accuracy,
-            "lr": lr,
-            "best_val_loss": self.best_val_loss,
-            "best_epoch": self.best_epoch,
-            "diverged": diverged,
-        }
+        return EpochResult(
+            epoch=self.epoch,
+            train_loss=train.loss,
+            train_acc=train.accuracy,
+            train_rows=train.rows,
+            val_loss=val.loss,
+            val_acc=val.accuracy,
+            lr=lr,
+            best_val_loss=self.best_val_loss,
+            best_epoch=self.best_epoch,
+            diverged=diverged,
+            done=diverged or self.finished,
+        )
 
     def test(self) -> dict[str, Any]:
         """Loss and accuracy of the best-validation weights on the test split: call once."""
         model = copy.deepcopy(self.model)
         if self.best_state is not None:
             model.load_state_dict(self.best_state)
-        return _test(model, self.split, self._loader_options())
-
-    def _train_batches(self) -> batching.Batches:
-        """This epoch's shuffled batches; none of a single row (see ``batching.batch_sizes``)."""
-        if isinstance(self.split, data.Split):
-            return self.split.train_batches(self.config.batch_size, self.generator)
-        # A loader of its own each epoch, shuffled by a generator drawn from the trial's: the
-        # order then depends only on the generator's checkpointed state, as a resumed trial
-        # needs (a DataLoader kept across epochs draws its workers' seed only once).
-        epoch_generator = seeding.seeded_generator(
-            int(torch.randint(2**62, (), generator=self.generator))
-        )
-        loader = batching.loader(
-            self.split.train, generator=epoch_generator, **self._loader_options()
-        )
-        return batching.on_device(loader, self.device)
-
-    def _loader_options(self) -> dict[str, Any]:
-        return loader_options(self.split, self.config.batch_size, self.workers, self.device)
+        return _test(model, self.split, self.config.batch_size, self.workers)
 
     def state_dict(self) -> dict[str, Any]:
         """The checkpoint bundle (see :mod:`trainable.checkpoint`)."""
@@ -170,33 +159,15 @@ def _install_code_beside(directory: str, references: list[str]) -> None:
         by_value.install(found.read_bytes(), replace=False)
 
 
-def load_split(cfg: TrialConfig, device: torch.device) -> data.Split | data.DatasetSplit:
+def load_split(cfg: TrialConfig, device: torch.device) -> data.Split:
     return data.load(cfg.dataset, label=cfg.label, seed=cfg.seed).to(device)
 
 
-def build_model(cfg: TrialConfig, split: data.Split | data.DatasetSplit) -> torch.nn.Module:
+def build_model(cfg: TrialConfig, split: data.Split) -> torch.nn.Module:
     """The trial's model from its factory (a name or a user's import path) and arguments."""
     return factory.build(
         cfg.model, searched=cfg.model_hyperparameters, fixed=cfg.model_args, facts=split.facts
     )
-
-
-def loader_options(
-    split: data.Split | data.DatasetSplit, batch_size: int, workers: int, device: torch.device
-) -> dict[str, Any]:
-    """What :func:`trainable.batching.loader` needs beside a part and a generator."""
-    collate_fn = getattr(split, "collate_fn", None)
-    return {"batch_size": batch_size, "workers": workers, "device": device,
-            "collate_fn": collate_fn}  # fmt: skip
-
-
-def eval_batches(
-    split: data.Split | data.DatasetSplit, part: str, options: dict[str, Any]
-) -> batching.Batches:
-    if isinstance(split, data.Split):
-        return split.eval_batches(part)
-    loader = batching.loader(getattr(split, part), generator=None, **options)
-    return batching.on_device(loader, options["device"])
 
 
 def checkpoint_test_metrics(directory: str, device: str | torch.device = "cpu") -> dict[str, Any]:
@@ -208,16 +179,17 @@ def checkpoint_test_metrics(directory: str, device: str | torch.device = "cpu") 
     split = load_split(cfg, device)
     model = build_model(cfg, split).to(device)
     model.load_state_dict(bundle["best_model"] or bundle["model"])
-    return _test(model, split, loader_options(split, cfg.batch_size, 0, device))
+    return _test(model, split, cfg.batch_size, 0)
 
 
 def _test(
-    model: torch.nn.Module, split: data.Split | data.DatasetSplit, options: dict[str, Any]
+    model: torch.nn.Module, split: data.Split, batch_size: int, workers: int
 ) -> dict[str, Any]:
     """Loss and accuracy on the test split, and a SHA-256 of the rows as read: the lockbox
     (``sweeps.lockbox``) records which rows a figure came from."""
     digest = hashlib.sha256()
-    metrics = loop.evaluate(model, _hashed(eval_batches(split, "test", options), digest))
+    batches = split.eval_batches("test", batch_size, workers)
+    metrics = loop.evaluate(model, _hashed(batches, digest))
     return {"test_loss": metrics.loss, "test_acc": metrics.accuracy,
             "test_rows_sha256": digest.hexdigest()}  # fmt: skip
 

@@ -82,9 +82,9 @@ class SweepTrainable(tune.Trainable):
         )
 
     def step(self) -> dict[str, Any]:
-        metrics = self.run.step()
-        metrics["done"] = metrics["diverged"] or self.run.finished
-        return metrics
+        """One epoch; its result as the plain dict Ray takes, ``done`` when it diverged or was
+        the last epoch."""
+        return self.run.step().as_dict()
 
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         self.run.save(checkpoint_dir)

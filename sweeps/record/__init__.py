@@ -28,10 +28,10 @@ from sweeps.record.outcome import (
 from sweeps.record.study import SweepRecord
 from sweeps.record.timeouts import record_timeout, timeouts
 from sweeps.record.trials import (
-    EPOCH_FIELDS,
     REPLICATE_ATTR,
     REPORTED_AT,
     RUNG,
+    RecordedEpoch,
     TrialRecord,
     best_trial,
     ranked,
@@ -39,7 +39,6 @@ from sweeps.record.trials import (
 
 __all__ = [
     "COMPLETE",
-    "EPOCH_FIELDS",
     "ERROR",
     "INCOMPLETE",
     "PRUNED",
@@ -48,6 +47,7 @@ __all__ = [
     "REPORTED_AT",
     "RUNG",
     "Outcome",
+    "RecordedEpoch",
     "StoppedOn",
     "StoppingRule",
     "SweepRecord",

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from trainable import user_code
+from trainable.result import EpochResult
 
 COMPLETE, PRUNED, ERROR, INCOMPLETE = "COMPLETE", "PRUNED", "ERROR", "INCOMPLETE"
 REASONS = ("completed", "asha", "stalled", "diverged", "error", "timeout", "interrupted")
@@ -33,21 +33,21 @@ class StoppingRule:
     max_epochs: int
     patience: int
 
-    def stalled(self, result: dict[str, Any]) -> bool:
+    def stalled(self, result: EpochResult) -> bool:
         """No new best val_loss for ``patience`` epochs: it stalls, or rises while training
         falls."""
-        return result["epoch"] - result["best_epoch"] >= self.patience
+        return result.epoch - result.best_epoch >= self.patience
 
-    def outcome(self, result: dict[str, Any] | None, error: bool = False) -> Outcome:
+    def outcome(self, result: EpochResult | None, error: bool = False) -> Outcome:
         """Why a trial whose last reported result is ``result`` ended."""
         if error:
             return Outcome(ERROR, "error")
         # Ray marks the result that ended a trial as done; no result at all: it never trained.
-        if not result or "epoch" not in result or not result.get("done", True):
+        if result is None or not result.done:
             return Outcome(INCOMPLETE, "interrupted")
-        if result["diverged"]:
+        if result.diverged:
             return Outcome(PRUNED, "diverged")
-        if result["epoch"] >= self.max_epochs:
+        if result.epoch >= self.max_epochs:
             return Outcome(COMPLETE, "completed")
         if self.stalled(result):
             return Outcome(PRUNED, "stalled")

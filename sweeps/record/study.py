@@ -29,7 +29,6 @@ from sweeps.record.trials import (
     CHECKPOINT_ATTR,
     ENDED_AT_ATTR,
     EPOCH_ATTR,
-    EPOCH_FIELDS,
     ERROR_ATTR,
     RAY_TRIALS_ATTR,
     REPORTED_AT,
@@ -39,6 +38,7 @@ from sweeps.record.trials import (
     TrialRecord,
 )
 from sweeps.storage import STUDY, journal_storage
+from trainable.result import EpochResult
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -150,12 +150,12 @@ class SweepRecord:
         """A trial with these parameters, for a later :meth:`ask` to take (Optuna's queue)."""
         self.study.enqueue_trial(params, user_attrs=attrs, skip_if_exists=False)
 
-    def epoch(self, number: int, result: dict[str, Any], rung: float | None = None) -> None:
-        """One epoch's metrics and the ASHA rung it was judged at (if any), in one line; and its
+    def epoch(self, number: int, result: EpochResult, rung: float | None = None) -> None:
+        """One epoch's result and the ASHA rung it was judged at (if any), in one line; and its
         val_loss as Optuna's intermediate value (unless NaN)."""
         trial = self._trial(number)
-        epoch = int(result["epoch"])
-        metrics = {name: _plain(result.get(name)) for name in EPOCH_FIELDS}
+        epoch = int(result.epoch)
+        metrics = {name: _plain(value) for name, value in result.as_dict().items()}
         trial.set_user_attr(
             _key(EPOCH_ATTR, epoch), {**metrics, RUNG: _plain(rung), REPORTED_AT: time.time()}
         )
@@ -163,26 +163,26 @@ class SweepRecord:
             frozen = stored(self.study, trial)
             self._reported[number] = set(frozen.intermediate_values)
         reported = self._reported[number]
-        if epoch not in reported and math.isfinite(result["val_loss"]):
-            trial.report(result["val_loss"], epoch)
+        if epoch not in reported and math.isfinite(result.val_loss):
+            trial.report(result.val_loss, epoch)
             reported.add(epoch)
 
     def checkpoint(self, number: int, epoch: int, path: str) -> None:
         self._trial(number).set_user_attr(_key(CHECKPOINT_ATTR, epoch), path)
 
     def end(
-        self, number: int, ended: Outcome, last: dict[str, Any] | None, error: str | None = None
+        self, number: int, ended: Outcome, last: EpochResult | None, error: str | None = None
     ) -> None:
         """Tell Optuna how the trial ended after its ``last`` result: COMPLETE with its best
         val_loss, PRUNED (Optuna keeps its last intermediate value as its value) or FAIL."""
         trial = self._trial(number)
         trial.set_user_attr(STOP_REASON_ATTR, ended.reason)
-        if last and "epoch" in last:
-            trial.set_user_attr(ENDED_AT_ATTR, int(last["epoch"]))
+        if last is not None:
+            trial.set_user_attr(ENDED_AT_ATTR, int(last.epoch))
         if error:
             trial.set_user_attr(ERROR_ATTR, error)
         if ended.status == COMPLETE:
-            self.study.tell(trial, last["best_val_loss"])
+            self.study.tell(trial, last.best_val_loss)
         else:
             state = TrialState.FAIL if ended.status == ERROR else TrialState.PRUNED
             self.study.tell(trial, state=state)
@@ -203,7 +203,7 @@ class SweepRecord:
         """End the trials whose last recorded epoch ended them, where the driver was killed
         before it wrote their end: their record says all there is to know."""
         for trial in self.trials():
-            if not trial.finished and trial.last and trial.last["done"]:
+            if not trial.finished and trial.last and trial.last.done:
                 ended = rule.outcome(trial.last)
                 self.end(trial.number, ended, trial.last)
 

@@ -9,6 +9,7 @@ below; a later phase's run holds the search trial it comes from under its phase'
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.record.outcome import COMPLETE, ERROR, INCOMPLETE, PRUNED
 from sweeps.space import TRIAL_INDEX
+from trainable.result import EpochResult
 
 # Optuna user attributes of a trial.
 EPOCH_ATTR = "epoch:"  # + the epoch, 4 digits: that epoch's metrics
@@ -25,12 +27,6 @@ STOP_REASON_ATTR = "stop_reason"
 ENDED_AT_ATTR = "epochs"  # the epoch it ended at
 ERROR_ATTR = "error"  # what it raised, in one line
 REPLICATE_ATTR = "replicate"  # a run of a configuration trained several times: which (1, 2, ..)
-# What an epoch's record holds: the metrics the trial reported and whether its result ended it
-# (done: the sweep's decision on it was STOP, by ASHA, the stopper or the trial), then RUNG.
-EPOCH_FIELDS = (
-    "epoch", "train_loss", "train_acc", "train_rows", "val_loss", "val_acc", "lr",
-    "best_val_loss", "best_epoch", "diverged", "done",
-)  # fmt: skip
 RUNG = "rung"  # the ASHA milestone the epoch was judged at; None where ASHA did not judge it
 # When the driver recorded the epoch (Unix seconds): a sweep's progress against wall time.
 REPORTED_AT = "reported_at"
@@ -41,6 +37,21 @@ STATUS = {
     TrialState.RUNNING: INCOMPLETE,
 }
 SEARCH = "trial"  # the search's trials' names: trial_007
+
+
+@dataclass(frozen=True)
+class RecordedEpoch(EpochResult):
+    """An epoch as the record holds it: the trial's result, whose ``done`` says the sweep's
+    decision on it was STOP (by ASHA, the stopper or the trial), the ASHA rung it was judged at
+    (None where ASHA did not judge it), and when the driver recorded it (Unix seconds)."""
+
+    rung: float | None = None
+    reported_at: float | None = None
+
+    @classmethod
+    def of(cls, mapping: Mapping[str, Any]) -> RecordedEpoch:
+        result = EpochResult.of(mapping).as_dict()
+        return cls(**result, rung=mapping.get(RUNG), reported_at=mapping.get(REPORTED_AT))
 
 
 def run_name(prefix: str, index: int, replicate: int = 0) -> str:
@@ -57,7 +68,7 @@ class TrialRecord:
     number: int
     params: dict[str, Any]
     state: TrialState
-    epochs: list[dict[str, Any]]  # the epochs it trained, in order, up to where it ended
+    epochs: list[RecordedEpoch]  # the epochs it trained, in order, up to where it ended
     checkpoints: list[str]  # relative to the sweep folder, newest first
     ray_trials: list[str]
     stop_reason: str  # one of sweeps.record.outcome.REASONS
@@ -75,7 +86,7 @@ class TrialRecord:
         attrs = frozen.user_attrs
         ended_at = attrs.get(ENDED_AT_ATTR, math.inf)
         epochs = [
-            attrs[key]
+            RecordedEpoch.of(attrs[key])
             for key in sorted(attrs)
             if key.startswith(EPOCH_ATTR) and attrs[key]["epoch"] <= ended_at
         ]
@@ -105,13 +116,13 @@ class TrialRecord:
         return self.state.is_finished()
 
     @property
-    def last(self) -> dict[str, Any] | None:
+    def last(self) -> RecordedEpoch | None:
         return self.epochs[-1] if self.epochs else None
 
     @property
     def best_val_loss(self) -> float:
         """The lowest val_loss it reached; infinite for none (no epoch, or all diverged)."""
-        value = (self.last or {}).get("best_val_loss")
+        value = self.last.best_val_loss if self.last else None
         return value if value is not None and math.isfinite(value) else math.inf
 
     @property

@@ -25,6 +25,7 @@ from ray.tune.experiment import Trial
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, LoggerCallback
 
 from sweeps.tensorboard_runs import log_epoch, open_writer, start_run, write_config
+from trainable.result import EpochResult
 
 AUTO_LOGGERS = "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"
 
@@ -85,7 +86,7 @@ class TensorBoardLogger(LoggerCallback):
     def log_trial_result(self, iteration: int, trial: Trial, result: dict[str, Any]) -> None:
         writer = self._writers.get(_run_name(trial))
         if writer is not None and "epoch" in result:
-            log_epoch(writer, result)
+            log_epoch(writer, EpochResult.of(result))
 
     def log_trial_end(self, trial: Trial, failed: bool = False) -> None:
         writer = self._writers.pop(_run_name(trial), None)

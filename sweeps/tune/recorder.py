@@ -24,6 +24,7 @@ from sweeps.storage import SweepFolder
 from sweeps.tune.errors import described
 from sweeps.tune.failures import END, RETRY, FailureRule
 from sweeps.tune.search import PhasedSearch
+from trainable.result import EpochResult
 from trainable.tune_adapter import RESUME, RESUME_RECORDED
 
 logger = logging.getLogger(__name__)
@@ -62,11 +63,11 @@ class JournalRecorder(Callback):
                         **info: Any) -> None:  # fmt: skip
         if "epoch" not in result:
             return
-        epoch = int(result["epoch"])
-        rung = self.rungs.pop((trial.trial_id, epoch), None)
-        if epoch > recorded(trial):
+        epoch = EpochResult.of(result)
+        rung = self.rungs.pop((trial.trial_id, epoch.epoch), None)
+        if epoch.epoch > recorded(trial):
             record, number = self._record(trial)
-            record.epoch(number, result, rung)
+            record.epoch(number, epoch, rung)
 
     def on_checkpoint(self, iteration: int, trials: list[Trial], trial: Trial, checkpoint: Any,
                       **info: Any) -> None:  # fmt: skip
@@ -105,11 +106,12 @@ class JournalRecorder(Callback):
 
     def _end(self, trial: Trial, error: str | None) -> None:
         result = trial.last_result or {}
-        ended = self.rule.outcome(result, error is not None)
+        last = EpochResult.of(result) if "epoch" in result else None  # none: it never trained
+        ended = self.rule.outcome(last, error is not None)
         if ended.status == INCOMPLETE:  # stopped by the sweep's end (Ctrl-C): it goes on later
             return
         record, number = self._record(trial)
-        record.end(number, ended, result, error)
+        record.end(number, ended, last, error)
         if error is None:
             self.failures.ended(self.search.name_of(trial.trial_id))
         self.folder.publish_journal()

@@ -147,7 +147,7 @@ class SweepSearch(Searcher):
         pruned trial it continues)."""
         runs = self.phase.resumes(trial, self.search)
         checkpoints = [path for run in runs for path in run.checkpoints]
-        recorded = max((run.last["epoch"] for run in runs if run.last), default=0)
+        recorded = max((run.last.epoch for run in runs if run.last), default=0)
         if not checkpoints and not recorded:
             return None
         return {

@@ -41,6 +41,7 @@ from sweeps.tune.logger import loggers, no_automatic_loggers
 from sweeps.tune.recorder import JournalRecorder, recorded
 from sweeps.tune.search import PhasedSearch, SweepSearch, sampler_for
 from sweeps.tune.watchdog import HangWatchdog
+from trainable.result import EpochResult
 from trainable.tune_adapter import SweepTrainable
 
 
@@ -116,7 +117,7 @@ class SweepStopper(tune.Stopper):
         self.rule, self.judges, self.stopping = rule, judges, stopping
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
-        return self.judges(trial_id) and self.rule.stalled(result)
+        return self.judges(trial_id) and self.rule.stalled(EpochResult.of(result))
 
     def stop_all(self) -> bool:
         return self.stopping()

@@ -23,6 +23,7 @@ PLAN = "SWEEPS_TEST_FAULTS"  # the environment variable holding the plan
 
 
 def install() -> None:
+    from trainable.result import EpochResult
     from trainable.run import TrainingRun
 
     plan = json.loads(os.environ[PLAN])
@@ -30,7 +31,7 @@ def install() -> None:
     if plan.get("start_delay_s") and _started(plan["markers"]) % 2:
         time.sleep(plan["start_delay_s"])
 
-    def step(run: TrainingRun) -> dict:
+    def step(run: TrainingRun) -> EpochResult:
         trials = plan["trials"]
         fault = trials.get(str(run.config.trial_index), trials.get("*"))
         attempt = None

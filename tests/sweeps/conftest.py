@@ -10,6 +10,7 @@ import pytest
 
 from sweeps.run import main
 from sweeps.storage import SweepFolder
+from trainable.result import EpochResult
 
 ARGS = [
     "--space", "small", "--num-trials", "10", "--max-epochs", "6", "--grace-period", "1",
@@ -36,12 +37,11 @@ def sweep(ray_cluster, tmp_path_factory):
 
 def epoch_result(n, val_loss, *, best_epoch=None, done=False, diverged=False):
     """The result a trial reports for epoch ``n``, as the sweep's record keeps it."""
-    return {
-        "epoch": n, "train_loss": val_loss / 2, "train_acc": 0.5, "train_rows": 96,
-        "val_loss": val_loss,
-        "val_acc": 0.6, "lr": 0.1, "best_val_loss": val_loss, "best_epoch": best_epoch or n,
-        "diverged": diverged, "done": done,
-    }  # fmt: skip
+    return EpochResult(
+        epoch=n, train_loss=val_loss / 2, train_acc=0.5, train_rows=96, val_loss=val_loss,
+        val_acc=0.6, lr=0.1, best_val_loss=val_loss, best_epoch=best_epoch or n,
+        diverged=diverged, done=done,
+    )  # fmt: skip
 
 
 @pytest.fixture

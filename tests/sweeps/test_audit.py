@@ -18,7 +18,7 @@ def search(folder, epoch, losses):
     record = SweepRecord(folder)
     for number, loss in enumerate(losses):
         record.ask(SPACE)
-        last = {**epoch(2, loss), "done": True}
+        last = epoch(2, loss, done=True)
         record.epoch(number, epoch(1, loss + 0.1))
         record.epoch(number, last)
         how = Outcome("COMPLETE", "completed") if number == 0 else Outcome("PRUNED", "asha")
@@ -46,7 +46,7 @@ def test_audit_runs_continue_their_trials_and_are_counted_against_the_winner(fol
         run = runs.ask(SPACE)
         assert run.params == trials[run.origin].params and run.name == f"audit_{run.origin:03d}"
         assert run.config["trial_index"] == run.origin  # its own seed: it continues the trial
-        last = {**epoch(3, full[run.origin]), "done": True}
+        last = epoch(3, full[run.origin], done=True)
         runs.epoch(run.number, last)
         runs.end(run.number, Outcome("COMPLETE", "completed"), last)
 

@@ -24,7 +24,7 @@ SETTINGS = {"model_args": {"hidden": (16,)}, "max_epochs": 1}
 
 def ended(record, number, loss, epoch_result, checkpoint=None):
     """Trial ``number`` ends after one epoch whose best val_loss is ``loss``."""
-    last = {**epoch_result(1, loss), "done": True}
+    last = epoch_result(1, loss, done=True)
     record.epoch(number, last)
     if checkpoint:
         record.checkpoint(number, 1, checkpoint)

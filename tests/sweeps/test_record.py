@@ -13,6 +13,7 @@ from sweeps.record import Outcome, StoppingRule, SweepRecord
 from sweeps.space import SweepSpace, check_space
 from sweeps.storage import SweepFolder
 from sweeps.tune.search import tpe_sampler
+from trainable.result import EpochResult
 
 SPACE = SweepSpace("default", Vocabulary.of("mlp"))
 
@@ -29,11 +30,12 @@ def test_a_trial_holds_what_was_recorded_of_it(epoch, folder):
 
     [trial] = SweepRecord(folder).trials()  # as a new driver reads it
     assert trial.number == 0 and trial.params == asked.params
-    assert [e["epoch"] for e in trial.epochs] == [1, 2, 3]
-    recorded_at = [e.pop("reported_at") for e in trial.epochs]
+    assert [e.epoch for e in trial.epochs] == [1, 2, 3]
+    recorded_at = [e.reported_at for e in trial.epochs]
     assert started <= recorded_at[0] <= recorded_at[1] <= recorded_at[2] <= time.time()
-    assert trial.epochs[2] == {**epoch(3, 1 / 3), "rung": None}
-    assert trial.epochs[0]["rung"] == 1.0  # the ASHA milestone it was judged at
+    assert EpochResult.of(trial.epochs[2].as_dict()) == epoch(3, 1 / 3)
+    assert trial.epochs[2].rung is None
+    assert trial.epochs[0].rung == 1.0  # the ASHA milestone it was judged at
     assert trial.checkpoints == ["trial_000_ray-a/checkpoint_000001"]
     assert trial.ray_trials == ["ray-a", "ray-b"] and trial.trial_id == "ray-a"
     assert trial.folders == ["trial_000_ray-a", "trial_000_ray-b"]
@@ -85,7 +87,7 @@ def test_ends_are_told_to_optuna_with_their_real_state(epoch, folder):
     assert [t.status for t in trials] == ["COMPLETE", "PRUNED", "PRUNED", "ERROR"]
     assert [t.stop_reason for t in trials] == ["completed", "asha", "diverged", "error"]
     assert trials[3].error == "RuntimeError: boom (model.py:3)"
-    assert math.isnan(trials[2].epochs[0]["val_loss"])
+    assert math.isnan(trials[2].epochs[0].val_loss)
 
 
 def test_epochs_past_the_recorded_end_are_not_the_trials(epoch, folder):
@@ -96,7 +98,7 @@ def test_epochs_past_the_recorded_end_are_not_the_trials(epoch, folder):
     for n in (1, 2, 3):
         record.epoch(0, epoch(n, 1.0))
     record.end(0, Outcome("PRUNED", "asha"), epoch(2, 1.0))
-    assert [e["epoch"] for e in SweepRecord(folder).trials()[0].epochs] == [1, 2]
+    assert [e.epoch for e in SweepRecord(folder).trials()[0].epochs] == [1, 2]
 
 
 def test_settle_ends_a_trial_whose_last_recorded_epoch_ended_it(epoch, folder):

@@ -4,6 +4,7 @@ trials of a real sweep (the shared ``sweep`` fixture) and read its manifest."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import json
 import math
@@ -51,13 +52,13 @@ def trained(folder: SweepFolder, cfg: SweepConfig, nudged_at: int | None = None)
     try:
         run = TrainingRun({**cfg.trial_settings(), **trial.params, TRIAL_INDEX: 0})
         epochs = range(1, cfg.max_epochs + 1)
-        results = [{**run.step(), "done": n == cfg.max_epochs} for n in epochs]
+        results = [run.step() for _ in epochs]
     finally:
         torch.set_num_threads(threads)
-    losses = [result["val_loss"] for result in results]
+    losses = [result.val_loss for result in results]
     for result in results:
-        if result["epoch"] == nudged_at:
-            result["val_loss"] = math.nextafter(result["val_loss"], math.inf)
+        if result.epoch == nudged_at:
+            result = dataclasses.replace(result, val_loss=math.nextafter(result.val_loss, math.inf))
         record.epoch(0, result)
     return losses
 

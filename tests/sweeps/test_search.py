@@ -55,8 +55,15 @@ def phased(folder, num_trials):
 def confirmation(folder):
     """A later phase's searcher, with no plan of its own: one run, to be asked."""
     phase = Confirmation(config.SweepConfig())
-    return SweepSearch(phase.record(folder), SweepSpace("default", MLP), folder=folder,
-                       num_trials=1, unfinished=[], phase=phase, search=SweepRecord(folder))
+    return SweepSearch(
+        phase.record(folder),
+        SweepSpace("default", MLP),
+        folder=folder,
+        num_trials=1,
+        unfinished=[],
+        phase=phase,
+        search=SweepRecord(folder),
+    )
 
 
 def ray_trial(trial_id, config, last_result=None):
@@ -281,7 +288,7 @@ def test_an_epoch_is_recorded_with_its_asha_rung_and_a_resumed_trials_once(folde
     for n, loss in ((1, 0.9), (2, 0.8), (3, 0.7)):
         recorder.on_trial_result(0, [], resumed, result(n, loss))
     [recorded] = SweepRecord(folder).trials()
-    assert [(e["epoch"], e["rung"]) for e in recorded.epochs] == [(1, 1.0), (2, None), (3, None)]
+    assert [(e.epoch, e.rung) for e in recorded.epochs] == [(1, 1.0), (2, None), (3, None)]
     lines = Path(folder.journal()).read_text().splitlines()
     assert [sum(f'"epoch:000{n}"' in line for line in lines) for n in (1, 2, 3)] == [1, 1, 1]
 

@@ -129,12 +129,14 @@ def test_a_trial_appears_in_the_hparams_table_as_soon_as_it_starts(tmp_path):
     assert session_values(tmp_path / "trial_004") == pytest.approx(
         {"optimizer": "adam", "lr": 0.01, "gamma": 0.95, "activation": "tanh"}
     )
-    result = {"epoch": 1, "val_loss": 0.5, "best_val_loss": 0.4, "best_epoch": 0, "done": False,
-              "time_this_iter_s": 0.1, "val_acc": 0.8}  # fmt: skip
+    result = {"epoch": 1, "train_loss": 0.6, "train_acc": 0.7, "train_rows": 96, "val_loss": 0.5,
+              "val_acc": 0.8, "lr": 0.01, "best_val_loss": 0.4, "best_epoch": 0,
+              "diverged": False, "done": False, "time_this_iter_s": 0.1}  # fmt: skip
     logger.log_trial_result(1, trial, result)
     logger.log_trial_end(trial)
     tags = set(read(tmp_path / "trial_004").Tags()["scalars"])
-    assert tags == {"loss/val", "accuracy/val"}  # not a best epoch: no best/* point
+    # Ray's own fields are not curves, and not a best epoch: no best/* point.
+    assert tags == {"loss/train", "loss/val", "accuracy/train", "accuracy/val", "lr"}
 
 
 def test_the_cli_serves_the_hparams_plugin_on_loopback(sweep):

@@ -1,4 +1,4 @@
-"""Tests for trainable.batching: batches never of one row in training, a DataLoader's order as
+"""Tests for trainable.data.batching: batches never of one row in training, a DataLoader's order as
 before where nothing is joined, structured inputs moved and handed to the model, one-line
 refusals of batches the loop cannot take."""
 
@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
-from trainable import batching
+from trainable.data import batching
 from trainable.sources import DataError
 
 CPU = torch.device("cpu")

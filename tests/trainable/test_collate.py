@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from trainable import data, preflight
-from trainable.datasets import DatasetSplit
+from trainable.data import DatasetSplit
 from trainable.run import TrainingRun
 from trainable.sources import DataError
 from trainable.user_code import UserCodeError
@@ -203,8 +203,8 @@ def test_a_gru_on_padded_sequences_of_different_lengths_learns() -> None:
     lengths = {len(run.split.train[i][0]) for i in range(len(run.split.train))}
     assert len(lengths) > 10  # sequences of many lengths, in one part
     metrics = [run.step() for _ in range(6)]
-    assert metrics[-1]["train_loss"] < metrics[0]["train_loss"] / 2
-    assert metrics[-1]["val_acc"] > 0.8
+    assert metrics[-1].train_loss < metrics[0].train_loss / 2
+    assert metrics[-1].val_acc > 0.8
     assert math.isfinite(run.test()["test_loss"])
 
 
@@ -228,7 +228,7 @@ def test_a_model_of_mapping_inputs_is_called_with_keywords_and_trains(code) -> N
     run = TrainingRun(config)
     assert run.split.classes == ("0", "1")  # read off the collated batches' labels
     metrics = [run.step() for _ in range(5)]
-    assert metrics[-1]["train_loss"] < metrics[0]["train_loss"]
+    assert metrics[-1].train_loss < metrics[0].train_loss
     tested = run.test()
     assert TrainingRun(config).test()["test_rows_sha256"] == tested["test_rows_sha256"]
 
@@ -265,7 +265,7 @@ def test_a_batchnorm_model_never_trains_on_one_row_and_every_row_is_used(code, l
     run = TrainingRun(config)
     assert len(run.split.indices[0]) == 33
     run.model.seen.clear()  # the check before Ray builds its own model; this one is fresh
-    assert run.step()["train_rows"] == 33  # what the trial's record counts
+    assert run.step().train_rows == 33  # what the trial's record counts
     assert [len(rows) for rows in run.model.seen] == [8, 8, 8, 9]
     seen = torch.cat(run.model.seen).sort().values
     if isinstance(run.split, DatasetSplit):

@@ -13,8 +13,9 @@ import pytest
 import torch
 from torch import nn
 
-from trainable import batching, data, factory, preflight, sources
+from trainable import data, factory, preflight, sources
 from trainable.activations import ACTIVATIONS
+from trainable.data import batching
 from trainable.models import MODELS
 from trainable.optim import optimizer_names
 from trainable.run import TrainingRun
@@ -64,10 +65,10 @@ def test_a_built_in_model_trains_an_epoch(model: str, dataset: str, activation: 
     }  # fmt: skip
     run = TrainingRun(config)
     metrics = run.step()
-    assert metrics["epoch"] == 1 and run.finished
-    assert not metrics["diverged"]
-    assert math.isfinite(metrics["val_loss"]) and 0.0 <= metrics["val_acc"] <= 1.0
-    assert metrics["best_epoch"] == 1
+    assert metrics.epoch == 1 and run.finished
+    assert not metrics.diverged
+    assert math.isfinite(metrics.val_loss) and 0.0 <= metrics.val_acc <= 1.0
+    assert metrics.best_epoch == 1
 
 
 @pytest.mark.parametrize("model, dataset", REFUSED)
@@ -89,8 +90,8 @@ def test_every_optimizer_trains_an_epoch(optimizer: str) -> None:
     }  # fmt: skip
     run = TrainingRun(config)
     first, second = run.step(), run.step()
-    assert not (first["diverged"] or second["diverged"])
-    assert second["train_loss"] < first["train_loss"]
+    assert not (first.diverged or second.diverged)
+    assert second.train_loss < first.train_loss
 
 
 SHAPES_CODE = """\
@@ -237,7 +238,7 @@ def test_a_shape_of_data_passes_the_check_before_ray_and_trains_an_epoch(shaped,
     preflight.check(config)
     run = TrainingRun(config)
     metrics = run.step()
-    assert not metrics["diverged"] and math.isfinite(metrics["val_loss"])
+    assert not metrics.diverged and math.isfinite(metrics.val_loss)
     tested = run.test()
     assert math.isfinite(tested["test_loss"])
     assert TrainingRun(config).test()["test_rows_sha256"] == tested["test_rows_sha256"]

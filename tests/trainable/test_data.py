@@ -16,7 +16,7 @@ import torch
 from sklearn.datasets import load_digits
 
 from trainable import data, sources
-from trainable.data import Split
+from trainable.data import Split, TensorSplit, tensors
 from trainable.sources import DataError
 
 TENSOR_FIELDS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
@@ -287,7 +287,7 @@ def test_batches_are_reproducible_from_a_seeded_generator() -> None:
 def test_split_to_cpu_preserves_data() -> None:
     split = data.load("synthetic", seed=0)
     moved = split.to("cpu")
-    assert isinstance(moved, Split)
+    assert isinstance(moved, TensorSplit) and isinstance(moved, Split)
     assert moved.classes == split.classes
     for name in TENSOR_FIELDS:
         assert getattr(moved, name).device.type == "cpu"
@@ -337,8 +337,8 @@ def test_train_batches_cover_the_training_rows_once_in_a_seeded_order() -> None:
 @pytest.mark.parametrize("part", ["train", "val", "test"])
 def test_eval_batches_are_the_part_in_order_in_chunks(monkeypatch, part: str) -> None:
     split = data.load("synthetic", seed=0)
-    monkeypatch.setattr(data, "EVAL_CHUNK", 150)
-    chunks = list(split.eval_batches(part))
+    monkeypatch.setattr(tensors, "EVAL_CHUNK", 150)
+    chunks = list(split.eval_batches(part, batch_size=32))
     x, y = getattr(split, f"x_{part}"), getattr(split, f"y_{part}")
     assert all(len(yb) == 150 for _, yb in chunks[:-1]) and 0 < len(chunks[-1][1]) <= 150
     assert torch.equal(torch.cat([xb for xb, _ in chunks]), x)

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from trainable.batching import batches
+from trainable.data.batching import batches
 from trainable.loop import evaluate, train_epoch
 
 Batches = Iterator[tuple[torch.Tensor, torch.Tensor]]

@@ -34,15 +34,15 @@ def test_same_config_and_seed_gives_identical_metrics() -> None:
     _, first = _train(BASE, 4)
     torch.rand(10)  # disturb the global stream between runs
     _, second = _train(BASE, 4)
-    assert [m["val_loss"] for m in first] == [m["val_loss"] for m in second]
+    assert [m.val_loss for m in first] == [m.val_loss for m in second]
     assert first == second
 
 
 def test_different_trial_index_gives_different_losses() -> None:
     _, a = _train(BASE, 2)
     _, b = _train({**BASE, "trial_index": 1}, 2)
-    assert [m["val_loss"] for m in a] != [m["val_loss"] for m in b]
-    assert a[0]["train_loss"] != b[0]["train_loss"]
+    assert [m.val_loss for m in a] != [m.val_loss for m in b]
+    assert a[0].train_loss != b[0].train_loss
 
 
 def test_same_trial_index_starts_from_same_weights() -> None:
@@ -57,8 +57,8 @@ def test_same_trial_index_starts_from_same_weights() -> None:
 
 def test_metrics_report_lr_before_decay_and_epoch_number() -> None:
     run, metrics = _train(BASE, 3)
-    assert [m["epoch"] for m in metrics] == [1, 2, 3]
-    assert [m["lr"] for m in metrics] == pytest.approx([0.01, 0.009, 0.0081], rel=1e-12)
+    assert [m.epoch for m in metrics] == [1, 2, 3]
+    assert [m.lr for m in metrics] == pytest.approx([0.01, 0.009, 0.0081], rel=1e-12)
     assert run.optimizer.param_groups[0]["lr"] == pytest.approx(0.01 * 0.9**3, rel=1e-12)
 
 
@@ -87,7 +87,7 @@ def test_resume_from_checkpoint_is_exact(tmp_path, optimizer: str) -> None:
     tail = [resumed.step() for _ in range(3)]
 
     assert tail == expected[3:]
-    assert [m["lr"] for m in tail] == [m["lr"] for m in expected[3:]]
+    assert [m.lr for m in tail] == [m.lr for m in expected[3:]]
     for p_straight, p_resumed in zip(
         straight.model.parameters(), resumed.model.parameters(), strict=True
     ):
@@ -120,14 +120,14 @@ def test_test_uses_best_validation_weights() -> None:
 
     best_model = copy.deepcopy(run.model)
     best_model.load_state_dict(run.best_state)
-    expected = loop.evaluate(best_model, run.split.eval_batches("test"))
-    final = loop.evaluate(run.model, run.split.eval_batches("test"))
+    expected = loop.evaluate(best_model, run.split.eval_batches("test", 16))
+    final = loop.evaluate(run.model, run.split.eval_batches("test", 16))
 
     result = run.test()
     assert (result["test_loss"], result["test_acc"]) == (expected.loss, expected.accuracy)
     assert result["test_loss"] != final.loss
     rows = hashlib.sha256(
-        b"".join(t.numpy().tobytes() for x, y in run.split.eval_batches("test") for t in (x, y))
+        b"".join(t.numpy().tobytes() for x, y in run.split.eval_batches("test", 16) for t in (x, y))
     )
     assert result["test_rows_sha256"] == rows.hexdigest()
     # test() must not swap the best weights into the live model.
@@ -146,19 +146,19 @@ def test_best_state_is_a_snapshot_not_a_live_view() -> None:
 def test_best_val_loss_and_epoch_track_minimum() -> None:
     config = {**BASE, "lr": 0.05, "gamma": 1.0, "batch_size": 16, "max_epochs": 5}
     run, metrics = _train(config, 5)
-    val = [m["val_loss"] for m in metrics]
+    val = [m.val_loss for m in metrics]
     assert run.best_val_loss == min(val)
     assert run.best_epoch == val.index(min(val)) + 1
     for i, m in enumerate(metrics):
-        assert m["best_val_loss"] == min(val[: i + 1])
-        assert m["best_epoch"] == val.index(min(val[: i + 1])) + 1
+        assert m.best_val_loss == min(val[: i + 1])
+        assert m.best_epoch == val.index(min(val[: i + 1])) + 1
 
 
 def test_huge_lr_reports_divergence_without_raising() -> None:
     config = {**BASE, "optimizer": "sgd", "lr": 1e30, "activation": "relu", "max_epochs": 2}
     run, metrics = _train(config, 2)
-    assert all(m["diverged"] for m in metrics)
-    assert not math.isfinite(metrics[0]["val_loss"])
+    assert all(m.diverged for m in metrics)
+    assert not math.isfinite(metrics[0].val_loss)
     # Diverged epochs never become the best.
     assert run.best_val_loss == math.inf
     assert run.best_epoch == 0
@@ -169,8 +169,8 @@ def test_huge_lr_reports_divergence_without_raising() -> None:
 
 def test_healthy_run_does_not_report_divergence() -> None:
     _, metrics = _train(BASE, 2)
-    assert not any(m["diverged"] for m in metrics)
-    assert all(math.isfinite(m["val_loss"]) for m in metrics)
+    assert not any(m.diverged for m in metrics)
+    assert all(math.isfinite(m.val_loss) for m in metrics)
 
 
 def test_invalid_config_dict_raises_trial_config_error() -> None:

@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import Subset, TensorDataset
 
 from trainable import data
-from trainable.data import DatasetSplit, Split
+from trainable.data import DatasetSplit, TensorSplit
 from trainable.run import TrainingRun
 from trainable.user_code import UserCodeError
 
@@ -176,7 +176,7 @@ def test_tabular_arrays_are_split_60_20_20_and_standardised_with_train_statistic
     raw_x = np.random.default_rng(0).normal(loc=5.0, scale=3.0, size=(50, 3))
     raw_y = np.arange(50) % 3
     split = data.load(loader("table"), seed=4)
-    assert isinstance(split, Split)
+    assert isinstance(split, TensorSplit)
     test, val, train = _order(50, 4)
     mean, std = raw_x[train].mean(axis=0), raw_x[train].std(axis=0)
     for rows, x, y in ((train, split.x_train, split.y_train), (val, split.x_val, split.y_val),
@@ -240,6 +240,39 @@ def test_a_dataset_sample_is_a_collated_batch(loader) -> None:
     x, y = split.sample(4)
     assert x.shape == (4, 1, 2, 2) and y.dtype == torch.int64
     assert torch.equal(x[:, 0, 0, 0], torch.tensor(split.train.indices[:4], dtype=torch.float32))
+
+
+@pytest.mark.parametrize("name", ["table", "dataset"])
+def test_both_kinds_of_split_are_read_through_one_interface(loader, name) -> None:
+    split = data.load(loader(name), seed=5).to("cpu")
+    assert isinstance(split, data.Split)
+    generator = torch.Generator().manual_seed(0)
+    rows = torch.cat([y for _, y in split.train_batches(8, generator)])
+    assert len(rows) == len(split.indices[0])
+    val = list(split.eval_batches("val", 4))
+    assert sum(len(y) for _, y in val) == len(split.indices[1])
+    x, y = split.checked_sample("mine", "test", 3)
+    assert len(x) == len(y) == 3 and y.dtype == torch.int64
+
+
+def test_a_datasets_epoch_draws_one_seed_from_the_trials_generator(loader) -> None:
+    """The epoch's order depends only on the trial generator's state, which a checkpoint keeps."""
+    split = data.load(loader("dataset"), seed=5)
+    generator = torch.Generator().manual_seed(7)
+    first = [y.tolist() for _, y in split.train_batches(8, generator)]
+    after_one_epoch = generator.get_state()
+    expected = torch.Generator().manual_seed(7)
+    torch.randint(2**62, (), generator=expected)
+    assert torch.equal(after_one_epoch, expected.get_state())
+    again = [y.tolist() for _, y in split.train_batches(8, torch.Generator().manual_seed(7))]
+    assert again == first
+
+
+def test_a_dataset_split_on_a_device_keeps_its_datasets(loader) -> None:
+    split = data.load(loader("dataset"), seed=5)
+    moved = split.to("cpu")
+    assert moved.device == torch.device("cpu") and moved.train is split.train
+    assert moved.collate_fn is split.collate_fn and moved.indices is split.indices
 
 
 def test_explicit_parts_are_used_as_given(loader) -> None:

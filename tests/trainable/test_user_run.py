@@ -91,11 +91,11 @@ def test_same_config_and_seed_gives_identical_epochs(config) -> None:
     _, first = _train(config, 3)
     torch.rand(10)  # disturb the global stream between runs
     _, second = _train(config, 3)
-    assert [m["val_loss"] for m in first] == [m["val_loss"] for m in second]
+    assert [m.val_loss for m in first] == [m.val_loss for m in second]
     assert first == second
-    assert first[-1]["val_loss"] < first[0]["val_loss"]  # it does learn
+    assert first[-1].val_loss < first[0].val_loss  # it does learn
     _, other = _train({**config, "trial_index": 3}, 3)
-    assert [m["val_loss"] for m in other] != [m["val_loss"] for m in first]
+    assert [m.val_loss for m in other] != [m.val_loss for m in first]
 
 
 def test_dataloader_workers_read_the_same_batches(config) -> None:
@@ -141,7 +141,7 @@ def test_the_checkpoint_alone_rebuilds_the_users_model_in_another_process(config
         "users = sorted(n for n in ('drop_net', 'blob_images') if n in sys.modules)\n"
         "run = TrainingRun.from_checkpoint(sys.argv[1])\n"
         "print(json.dumps({'tested': tested, 'users_before': users, 'epoch': run.epoch,\n"
-        "                  'model': type(run.model).__name__, 'next': run.step()}))\n"
+        "                  'model': type(run.model).__name__, 'next': run.step().as_dict()}))\n"
     )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -156,5 +156,5 @@ def test_the_checkpoint_alone_rebuilds_the_users_model_in_another_process(config
     assert rebuilt["users_before"] == ["blob_images", "drop_net"]
     assert rebuilt["model"] == "DropNet" and rebuilt["epoch"] == 3
     assert rebuilt["tested"] == expected_test
-    assert rebuilt["next"] == expected_next
+    assert rebuilt["next"] == expected_next.as_dict()
     assert checkpoint_test_metrics(str(tmp_path / "ckpt")) == expected_test

@@ -3,9 +3,13 @@
 Without a collate function of the user's, a Dataset's items are ``(features, label)`` pairs that
 torch's ``default_collate`` batches: features a tensor (or array), a tuple of tensors or a
 mapping of names to tensors, the same shapes in every item; a label an int >= 0. With one
-(``{"dataset": ds, "collate_fn": fn}``, see :mod:`trainable.data`), items may be anything the
-function takes (sequences of different lengths, dicts) and the batches it returns are checked
-instead (:func:`trainable.batching.checked`).
+(``{"dataset": ds, "collate_fn": fn}``, see :mod:`trainable.data.loading`), items may be anything
+the function takes (sequences of different lengths, dicts) and the batches it returns are checked
+instead (:func:`trainable.data.batching.checked`).
+
+Each epoch reads the training part through a DataLoader of its own, shuffled by a generator
+drawn from the trial's: the order then depends only on the trial generator's checkpointed state,
+as a resumed trial needs (a DataLoader kept across epochs draws its workers' seed only once).
 
 What a model is told of the data (:class:`~trainable.factory.DataFacts`): the number of
 classes, from the Dataset's ``classes`` or ``targets`` when it has them, else read off every
@@ -18,6 +22,7 @@ together give one and the same; a model of sequences of varying length takes its
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,23 +31,22 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from trainable import batching, user_code
+from trainable import seeding, user_code
+from trainable.data import batching
+from trainable.data.split import PARTS, Indices, Split
 from trainable.factory import DataFacts
 from trainable.sources import DataError, check_labels
 
-PARTS = ("train", "val", "test")
+CPU = torch.device("cpu")
 SAMPLE = 8  # items of each part collated to learn the shape of a collate function's batches
 READ_BATCH = 256  # items per collated batch when reading every label, or digesting
-# The rows of the data as loaded that went into train, val and test: the seed's draw, or the
-# positions of the user's own parts one after the other.
-Indices = tuple[np.ndarray, np.ndarray, np.ndarray]
 Collate = Callable[[list[Any]], Any]
 
 
 @dataclass(frozen=True)
-class DatasetSplit:
+class DatasetSplit(Split):
     """Three map-style Datasets, read through DataLoaders that batch with ``collate_fn`` (torch's
-    ``default_collate`` when None)."""
+    ``default_collate`` when None) and deliver the batches on ``device``."""
 
     train: Dataset
     val: Dataset
@@ -51,19 +55,46 @@ class DatasetSplit:
     input_shape: tuple[int, ...]
     indices: Indices
     collate_fn: Collate | None = None
+    device: torch.device = CPU
 
     @property
     def facts(self) -> DataFacts:
         return DataFacts(len(self.classes), self.input_shape)
 
     def to(self, device: torch.device | str) -> DatasetSplit:
-        return self  # batches move as they are read
+        """The same Datasets; batches move to ``device`` as they are read."""
+        return dataclasses.replace(self, device=torch.device(device))
+
+    def train_batches(
+        self, batch_size: int, generator: torch.Generator, workers: int = 0
+    ) -> batching.Batches:
+        """This epoch's batches through a loader of its own, shuffled by a generator whose seed
+        is drawn from ``generator`` now (see the module's docstring)."""
+        epoch_generator = seeding.seeded_generator(
+            int(torch.randint(2**62, (), generator=generator))
+        )
+        return self._read(self.train, batch_size, epoch_generator, workers)
+
+    def eval_batches(self, part: str, batch_size: int, workers: int = 0) -> batching.Batches:
+        return self._read(getattr(self, part), batch_size, None, workers)
+
+    def _read(
+        self, dataset: Dataset, batch_size: int, generator: torch.Generator | None, workers: int
+    ) -> batching.Batches:
+        loader = batching.loader(
+            dataset, batch_size=batch_size, generator=generator, workers=workers,
+            device=self.device, collate_fn=self.collate_fn,
+        )  # fmt: skip
+        return batching.on_device(loader, self.device)
 
     def sample(self, rows: int, part: str = "train") -> batching.Batch:
         """The first ``rows`` items of ``part``, collated into a batch (not checked)."""
         dataset = getattr(self, part)
         items = [dataset[i] for i in range(min(rows, len(dataset)))]
         return (self.collate_fn or default_collate)(items)
+
+    def checked_sample(self, reference: str, part: str, rows: int) -> batching.Batch:
+        return collated(reference, part, getattr(self, part), rows, self.collate_fn)
 
 
 def dataset_split(
