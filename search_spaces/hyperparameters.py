@@ -125,7 +125,7 @@ def choices_of(name: str) -> tuple[str, ...] | None:
 
 def valid_choice(name: str, value: object) -> bool:
     """Whether ``value`` is admissible for ``name``; any torch.optim optimizer is (imports
-    torch only for a name beyond the lecture's)."""
+    torch only for an optimizer beyond the seven named in ``trainable.config``)."""
     valid = choices_of(name)
     if valid is None or value in valid:
         return True

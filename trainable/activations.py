@@ -1,4 +1,4 @@
-"""The lecture's activation functions, by the names a search space proposes."""
+"""Activation functions, by the names a search space proposes."""
 
 from __future__ import annotations
 

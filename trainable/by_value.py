@@ -16,7 +16,7 @@ module does. No torch and no Ray here.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,17 @@ def install(payload: bytes, *, replace: bool = True) -> list[str]:
             _objects[reference] = obj
             installed.append(reference)
     return installed
+
+
+def install_missing(references: Iterable[str], payload: Callable[[], bytes | None]) -> None:
+    """Register the objects of ``payload()`` (a :func:`dumps` payload, or None for none) when
+    some of ``references`` came by value and have no object in this process; ``payload`` is
+    read only then, and an object already registered (one the user passed) is kept. Loading
+    them runs their code."""
+    if missing(references):
+        found = payload()
+        if found is not None:
+            install(found, replace=False)
 
 
 def find_file(directory: str | os.PathLike) -> Path | None:

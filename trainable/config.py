@@ -18,10 +18,11 @@ from pydantic import (
     model_validator,
 )
 
-# The lecture's optimizers and activations (trainable.optim and trainable.activations build them;
-# a test keeps them in step), spelled out so that a config, or a search space, is checked without
-# importing torch: the sweep's driver validates everything first, and imports torch while Ray
-# starts. trainable.optim also takes any other torch.optim optimizer by its lower-case name.
+# The optimizers and activations named here (trainable.optim and trainable.activations build
+# them; a test keeps them in step), spelled out so that a config, or a search space, is checked
+# without importing torch: the sweep's driver validates everything first, and imports torch
+# while Ray starts. trainable.optim also takes any other torch.optim optimizer by its lower-case
+# name.
 CHOICES = {
     "optimizer": ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"),
     "activation": ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "maxout", "gelu", "silu"),

@@ -1,7 +1,8 @@
 """Optimizers from plain mini-batch SGD to its adaptive descendants, and the ExponentialLR decay.
 
-The lecture's seven are named here (momentum and nesterov are SGD with those options); any
-other ``torch.optim`` optimizer is taken by its lower-case class name (``nadam``, ``radam``, ...).
+Seven are named here, SGD and its descendants (momentum and nesterov are SGD with those
+options); any other ``torch.optim`` optimizer is taken by its lower-case class name
+(``nadam``, ``radam``, ...).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def torch_optimizers() -> dict[str, type[torch.optim.Optimizer]]:
 
 
 def optimizer_names() -> tuple[str, ...]:
-    """Every optimizer name a trial may use: the lecture's first, then torch's others."""
+    """Every optimizer name a trial may use: the seven named here first, then torch's others."""
     return (*OPTIMIZERS, *(name for name in torch_optimizers() if name not in OPTIMIZERS))
 
 

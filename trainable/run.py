@@ -145,18 +145,18 @@ class TrainingRun:
         for name, obj in (("model", model), ("dataset", dataset)):
             if obj is not None:
                 by_value.register(config[name], obj)
-        _install_code_beside(directory, [config["model"], config["dataset"]])
+        # The sweep folder's code by value, above the checkpoint, for what was not passed.
+        references = [config["model"], config["dataset"]]
+        by_value.install_missing(references, lambda: _code_above(directory))
         run = cls(config, device)
         run.load_state_dict(bundle)
         return run
 
 
-def _install_code_beside(directory: str, references: list[str]) -> None:
-    """The sweep folder's code by value above the checkpoint in ``directory``, for references
-    this process has no object for (the objects passed, or registered before, win)."""
-    found = by_value.find_file(directory) if by_value.missing(references) else None
-    if found is not None:
-        by_value.install(found.read_bytes(), replace=False)
+def _code_above(directory: str) -> bytes | None:
+    """The sweep folder's code by value, found above a checkpoint in ``directory``."""
+    found = by_value.find_file(directory)
+    return found.read_bytes() if found is not None else None
 
 
 def load_split(cfg: TrialConfig, device: torch.device) -> data.Split:

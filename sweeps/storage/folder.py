@@ -181,8 +181,9 @@ class SweepFolder:
     def load_code(self, references: list[str]) -> None:
         """Register the folder's objects by value for those of ``references`` this process has
         none for (an object the caller passed wins). Loading them runs their code."""
-        if by_value.missing(references) and self.has(CODE):
-            by_value.install(self.read_bytes(CODE), replace=False)
+        by_value.install_missing(
+            references, lambda: self.read_bytes(CODE) if self.has(CODE) else None
+        )
 
     def read_bytes(self, filename: str) -> bytes:
         with self.filesystem.open_input_stream(self.file(filename)) as handle:
