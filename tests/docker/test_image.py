@@ -55,8 +55,28 @@ def test_installs_the_project_with_the_constraints() -> None:
         "no `pip install --constraint docker/constraints.txt .` of the project"
     )
     torch = [a for a in installs if "torch==" in a]
-    assert torch and all("${TORCH_INDEX}" in a and "--constraint" in a for a in torch)
-    assert re.search(r"ARG TORCH_INDEX=cu128\b", DOCKERFILE.read_text()), "CUDA is not the default"
+    assert torch and all("${TORCH_INDEX_URL}" in a and "--constraint" in a for a in torch)
+    text = DOCKERFILE.read_text()
+    assert re.search(r"ARG TORCH_INDEX=cu128\b", text), "CUDA is not the default"
+    assert re.search(
+        r"ARG TORCH_INDEX_URL=https://download\.pytorch\.org/whl/\$\{TORCH_INDEX\}\n", text
+    ), "torch's source is not PyTorch's index by default"
+
+
+def test_base_image_is_an_argument_and_nothing_else_is_pulled() -> None:
+    """No `# syntax=` line (it pulls a frontend image); the base image can be a mirror's."""
+    text = DOCKERFILE.read_text()
+    assert not re.search(r"^#\s*syntax\s*=", text, re.M | re.I)
+    assert "ARG BASE_IMAGE=python:3.11-slim-bookworm\n" in text
+    assert arguments("FROM") == ["${BASE_IMAGE}"]
+
+
+def test_setuptools_is_pinned() -> None:
+    """The project is built without build isolation, with the constraints' setuptools."""
+    installs = [args for args in arguments("RUN") if "pip install" in args]
+    (project,) = [a for a in installs if re.search(r" \.$", a)]
+    assert f"setuptools=={_pins()['setuptools']}" in project
+    assert "--no-build-isolation" in project
 
 
 def test_command_is_a_module_that_exists() -> None:
