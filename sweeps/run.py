@@ -109,8 +109,11 @@ def run(plan: Plan) -> SweepResults:
             folder.write_bytes(SAVED_SPACE, plan.space.text.encode())
         # The search, then its best confirmed over seeds and its pruning audited.
         sweep = tuner.build(cfg, folder, plan.space, plan.code)
-        if sweep is not None:
-            tuner.fit(sweep)
+        try:
+            if sweep is not None:
+                tuner.fit(sweep)
+        finally:
+            cluster.withdraw(cfg)
         # Ray's shutdown is mostly waiting for its processes to exit; the results need no Ray,
         # so they are written meanwhile.
         from sweeps import outputs

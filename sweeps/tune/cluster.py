@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import ray
+from ray.autoscaler.sdk import request_resources
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from sweeps.config import ConfigError, SweepConfig
@@ -30,6 +31,8 @@ def check_resources(cfg: SweepConfig, wait_s: float = JOIN_WAIT_S) -> None:
     has all it will ever have.
     """
     joined = bool(cfg.address or os.environ.get("RAY_ADDRESS"))
+    if joined:  # an autoscaling cluster may have no worker node until it is asked for trials
+        ask_autoscaler(min(cfg.max_concurrent or cfg.num_trials, cfg.num_trials), cfg)
     deadline = time.monotonic() + (wait_s if joined else 0)
     announced = False
     while shortfall := _shortfall(cfg, ray.cluster_resources()):
@@ -39,6 +42,23 @@ def check_resources(cfg: SweepConfig, wait_s: float = JOIN_WAIT_S) -> None:
             print(f"{shortfall}; waiting up to {wait_s:g}s for nodes to join", flush=True)
             announced = True
         time.sleep(1)
+
+
+def ask_autoscaler(trials: int, cfg: SweepConfig) -> None:
+    """Ask the cluster's autoscaler, if it has one, for room for ``trials`` of the sweep's
+    trials at once (0: withdraw the request). Ray keeps one such request per cluster, the
+    last one made: two sweeps on one autoscaling cluster ask in turn."""
+    trial = {
+        "CPU": cfg.cpus_per_trial,
+        **({"GPU": cfg.gpus_per_trial} if cfg.gpus_per_trial else {}),
+    }
+    request_resources(bundles=[trial] * trials)
+
+
+def withdraw(cfg: SweepConfig) -> None:
+    """The sweep has ended: a joined cluster's autoscaler need keep nothing for it."""
+    if cfg.address or os.environ.get("RAY_ADDRESS"):
+        ask_autoscaler(0, cfg)
 
 
 def _shortfall(cfg: SweepConfig, available: dict[str, float]) -> str | None:

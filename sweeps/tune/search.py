@@ -172,6 +172,12 @@ class SweepSearch(Searcher):
         """Propose nothing more: the sweep stops."""
         self.stopped = True
 
+    def left(self) -> int:
+        """How many trials it has still to propose: its unfinished ones, then new ones."""
+        return (
+            0 if self.stopped else len(self.unfinished) + max(0, self.num_trials - len(self.record))
+        )
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
         """Nothing to do: :class:`JournalRecorder` records every end, errors included."""
 
@@ -228,6 +234,11 @@ class PhasedSearch(Searcher):
     def pending(self) -> bool:
         """Whether any phase may still have a trial to run."""
         return self.current is not None
+
+    def left(self) -> int:
+        """How many trials the current phase has still to propose (later phases are planned
+        when their turn comes)."""
+        return 0 if self.stopped or self.current is None else self.current.left()
 
     def judges(self, trial_id: str) -> bool:
         """Whether ASHA and the stopper decide on the trial: those of a judged phase (the

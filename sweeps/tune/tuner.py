@@ -6,8 +6,9 @@ and the audit (see :class:`~sweeps.tune.search.PhasedSearch`). Ray's experiment 
 written as Ray writes them, and never restored.
 
 The pieces are Ray's and Optuna's own: a Searcher over the Optuna study (the seeded sampler of
-``--sampler`` on the journal, behind a ConcurrencyLimiter so each proposal sees the latest
-results; one trial waits queued), ASHA on ``val_loss`` with the epoch as time unit, a stopper
+``--sampler`` on the journal, behind a ConcurrencyLimiter whose limit follows the cluster's
+size, so each proposal sees the latest results; one trial waits queued, see
+:mod:`sweeps.tune.capacity`), ASHA on ``val_loss`` with the epoch as time unit, a stopper
 (patience, and the sweep's stop on an error that repeats), and a CheckpointConfig that keeps
 the best checkpoints by ``val_loss``. Trials reuse actors, so a worker process keeps its
 threads and cached dataset from one trial to the next. A failed trial is retried by the sweep,
@@ -22,12 +23,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pyarrow.fs
-import ray
 from ray import tune
 from ray.tune import CLIReporter
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
-from ray.tune.search import ConcurrencyLimiter
 
 from sweeps import phases
 from sweeps.config import SweepConfig
@@ -36,6 +35,7 @@ from sweeps.record import ERROR, INCOMPLETE, StoppingRule, SweepRecord
 from sweeps.space import SpaceInfo, SweepSpace
 from sweeps.storage import SweepFolder
 from sweeps.tune import ray_compat
+from sweeps.tune.capacity import ClusterLimiter
 from sweeps.tune.failures import FailureRule
 from sweeps.tune.logger import loggers, no_automatic_loggers
 from sweeps.tune.recorder import JournalRecorder, recorded
@@ -43,24 +43,6 @@ from sweeps.tune.search import PhasedSearch, SweepSearch, sampler_for
 from sweeps.tune.watchdog import HangWatchdog
 from trainable.result import EpochResult
 from trainable.tune_adapter import SweepTrainable
-
-
-def proposed_at_once(cfg: SweepConfig) -> int:
-    """How many trials the searcher keeps proposed: those that run at once, plus one queued.
-
-    Trials run at once as the cluster's CPUs (and GPUs) hold them, or ``--max-concurrent``.
-    The queued trial is the one a worker that frees up takes (see :class:`NewestFirstASHA`),
-    and the searcher stays a proposal ahead of the workers. A ``--max-concurrent`` below the
-    cluster's capacity gets no queued trial, which could run alongside.
-    """
-    resources = ray.cluster_resources()
-    slots = resources.get("CPU", 1) // cfg.cpus_per_trial
-    if cfg.gpus_per_trial:
-        slots = min(slots, resources.get("GPU", 0) // cfg.gpus_per_trial)
-    slots = max(1, int(slots))
-    if cfg.max_concurrent and cfg.max_concurrent < slots:
-        return cfg.max_concurrent
-    return slots + 1
 
 
 class NewestFirstASHA(ASHAScheduler):
@@ -232,7 +214,7 @@ def _tuner(
         tune_config=tune.TuneConfig(
             metric="val_loss",
             mode="min",
-            search_alg=ConcurrencyLimiter(searcher, max_concurrent=proposed_at_once(cfg)),
+            search_alg=ClusterLimiter(searcher, cfg, left=searcher.left),
             scheduler=scheduler,
             num_samples=-1,  # as many as the phases propose: the searcher says when it is done
             reuse_actors=True,
