@@ -46,6 +46,23 @@ def trial_actor(trial: Trial) -> Any | None:
     return trial.temporary_state.ray_actor
 
 
+def starting_trials(tune_controller: Any) -> set[Trial]:
+    """The pending trials whose actor already holds its resources and is being built: a worker
+    process starting and importing, or a node that is slow to start one.
+
+    With actor reuse, Tune hands a worker that frees up to the trial its scheduler picks, and
+    if that trial's actor is still starting, kills it. A scheduler sees pending trials but not
+    which of them are starting; Tune's controller knows, behind the wrapper it passes.
+    """
+    controller = getattr(tune_controller, "_tune_controller", tune_controller)
+    manager = controller._actor_manager
+    return {
+        trial
+        for trial, actor in controller._trial_to_actor.items()
+        if trial.status == "PENDING" and manager.is_actor_started(actor)
+    }
+
+
 def asha_milestones(scheduler: AsyncHyperBandScheduler, trial: Trial) -> set[float]:
     """The milestones (rungs) at which ``scheduler`` has recorded ``trial``'s metric so far.
 

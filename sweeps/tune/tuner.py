@@ -46,16 +46,19 @@ from trainable.tune_adapter import SweepTrainable
 
 
 class NewestFirstASHA(ASHAScheduler):
-    """ASHA that hands a free worker the newest pending trial, not the oldest, and lets a
-    resumed trial re-train the epochs the record has without judging them again.
+    """ASHA that hands a free worker the newest pending trial whose actor is not starting, and
+    lets a resumed trial re-train the epochs the record has without judging them again.
 
     With actor reuse, Ray Tune gives the trial it picks a worker that has just freed up, and
     kills the actor that was starting for that trial. Ray picks the oldest pending trial: the
-    one whose actor is already starting (a process importing torch). With trials shorter than
-    a worker's start, each new worker arrived to find its trial taken and was killed, and the
-    sweep ran in one process while others kept starting. The newest trial's actor is at most a
-    request waiting for a CPU, which costs nothing to drop, so the starting worker keeps its
-    trial (``tests/reliability/test_slow_worker.py``).
+    one whose actor is already starting (a process importing torch, a node that joined late).
+    With trials shorter than a worker's start, each new worker arrived to find its trial taken
+    and was killed, and the sweep ran in one process while others kept starting. So the pick is
+    among the trials whose actor is at most a request waiting for resources, which costs
+    nothing to drop: the newest of them, the one the searcher proposed last, as the queued
+    trial. Were the newest pending trial taken whatever its actor, a worker that started late
+    lost its trial whenever it was the newest, as it often is (``ray_compat.starting_trials``;
+    ``tests/reliability/test_slow_worker.py``).
 
     The record's epochs of a resumed trial went on the first time (an epoch that ended the
     trial ends it in the record at once; see ``SweepRecord.settle``), and re-trained from a
@@ -72,8 +75,12 @@ class NewestFirstASHA(ASHAScheduler):
         self.judged: dict[tuple[str, int], float] = {}  # the rung of each result it judged
 
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
+        starting = ray_compat.starting_trials(tune_controller)
         pending = [t for t in tune_controller.get_trials() if t.status == Trial.PENDING]
-        return pending[-1] if pending else super().choose_trial_to_run(tune_controller)
+        waiting = [t for t in pending if t not in starting]
+        if waiting:
+            return waiting[-1]
+        return None if pending else super().choose_trial_to_run(tune_controller)
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
         if not self.judges(trial.trial_id) or result.get("epoch", 0) <= recorded(trial):

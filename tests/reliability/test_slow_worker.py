@@ -2,26 +2,19 @@
 
 Ray Tune with actor reuse gives a trial to a worker that has just freed up and kills the
 actor that was starting for it. Picking the oldest pending trial, as Ray does, took the late
-worker's trial every time, and the sweep ran in one process (see ``NewestFirstASHA``).
+worker's trial every time, and the sweep ran in one process; picking the newest took it
+whenever the late worker's trial was the newest. ``NewestFirstASHA`` picks the newest whose
+actor is not starting.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest
 
-pytestmark = [
-    pytest.mark.slow,
-    # Outside the default run until the cause is found: on an idle 2-core machine the late
-    # worker trained nothing in 4 of 5 runs at this commit, against 0 of 4 at 91273f2.
-    pytest.mark.skipif(
-        os.environ.get("SWEEPS_TIMING_TESTS") != "1",
-        reason="timing-sensitive; SWEEPS_TIMING_TESTS=1 runs it (see tests/README.md)",
-    ),
-]
+pytestmark = pytest.mark.slow
 
 
 def test_a_worker_that_starts_late_keeps_its_trial(tmp_path, sweep_process, faults, figures):

@@ -116,3 +116,21 @@ def test_ray_still_writes_a_failed_trials_error_to_its_staging_folder_at_once(
     assert errors.described(trial) == (line, line), f"{RAY}: Trial.error_file changed"
     trial.handle_error(ActorDiedError())
     assert errors.described(trial)[1] is None  # a lost worker: not the trial's own error
+
+
+def test_ray_still_lets_a_scheduler_tell_which_pending_trials_have_a_starting_actor():
+    import inspect
+
+    from ray.air.execution._internal.actor_manager import RayActorManager
+    from ray.tune.execution.tune_controller import TrialRunnerWrapper, TuneController
+
+    controller = inspect.getsource(TuneController.__init__)
+    assert "self._actor_manager" in controller and "self._trial_to_actor" in controller, (
+        f"{RAY}: TuneController no longer keeps _actor_manager and _trial_to_actor"
+    )
+    assert "self._tune_controller = tune_controller" in inspect.getsource(
+        TrialRunnerWrapper.__init__
+    ), f"{RAY}: the wrapper a scheduler gets no longer keeps _tune_controller"
+    assert callable(getattr(RayActorManager, "is_actor_started", None)), (
+        f"{RAY}: RayActorManager.is_actor_started is gone"
+    )

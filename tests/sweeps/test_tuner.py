@@ -65,3 +65,36 @@ def test_the_progress_table_shows_the_sweeps_end_with_trials_stopped_before_a_re
     table.set_search_properties("val_loss", "min")
     table.report(ended, True)
     assert "TERMINATED" in capsys.readouterr().out
+
+
+class Controller:
+    """What a scheduler sees of Tune's controller: its trials, and which actors are started."""
+
+    def __init__(self, trials: list[Trial], starting: set[Trial]) -> None:
+        self.trials = trials
+        self._actor_manager = SimpleNamespace(is_actor_started=lambda actor: actor in starting)
+        self._trial_to_actor = {trial: trial for trial in trials}
+
+    def get_trials(self) -> list[Trial]:
+        return self.trials
+
+
+def pending(count: int) -> list[Trial]:
+    trials = [Trial("SweepTrainable", config={}, stub=True) for _ in range(count)]
+    for trial in trials:
+        trial.set_status(Trial.PENDING)
+    return trials
+
+
+def test_a_free_worker_takes_the_newest_pending_trial_whose_actor_is_not_starting():
+    """A late worker's trial (its actor starting, the newest) is left to it; the trial whose
+    actor is only a request takes the free worker."""
+    queued, late = pending(2)
+    assert asha().choose_trial_to_run(Controller([queued, late], {late})) is queued
+    newest = pending(1)[0]
+    assert asha().choose_trial_to_run(Controller([queued, late, newest], {late})) is newest
+
+
+def test_with_only_starting_trials_pending_none_is_taken():
+    [late] = pending(1)
+    assert asha().choose_trial_to_run(Controller([late], {late})) is None
