@@ -74,7 +74,10 @@ class SweepConfig(BaseModel):
         5, ge=1, description="stop a trial whose val_loss has not improved for this many epochs"
     )
     max_concurrent: int | None = Field(
-        None, ge=1, description="trials at once (default: CPUs / --cpus-per-trial)"
+        None,
+        ge=1,
+        description="trials at once at most (default: as the cluster's CPUs and GPUs hold, "
+        "read again as nodes join or leave; an autoscaling cluster is asked for this many)",
     )
     cpus_per_trial: float = Field(1.0, gt=0, description="CPUs reserved per trial")
     gpus_per_trial: float = Field(
@@ -119,6 +122,12 @@ class SweepConfig(BaseModel):
     )
     trial_timeout: float | None = Field(
         None, gt=0, description="stop a trial that sends no result for this many seconds"
+    )
+    node_wait: float = Field(
+        60,
+        gt=0,
+        description="on a cluster joined with --address: seconds to wait for nodes that fit a "
+        "trial (an autoscaling cluster that starts from no worker: minutes)",
     )
     address: str | None = Field(
         None, description="Ray cluster to join ('auto', ray://host:port); default: local"

@@ -10,7 +10,9 @@ from __future__ import annotations
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.storage import SAVED_CONFIG, SweepFolder
 
-RESUMABLE = frozenset({"name", "storage", "address", "resume", "dashboard", "retest", "fail_fast"})
+RESUMABLE = frozenset(
+    {"name", "storage", "address", "node_wait", "resume", "dashboard", "retest", "fail_fast"}
+)
 
 
 def saved(cfg: SweepConfig, folder: SweepFolder) -> SweepConfig:
@@ -43,8 +45,8 @@ def saved(cfg: SweepConfig, folder: SweepFolder) -> SweepConfig:
             f"--num-trials can only grow on --resume ({saved.num_trials} there, "
             f"{cfg.num_trials} now)"
         )
-    update = {"address": cfg.address, "dashboard": cfg.dashboard, "retest": cfg.retest,
-              "resume": True}  # fmt: skip
+    update = {"address": cfg.address, "node_wait": cfg.node_wait, "dashboard": cfg.dashboard,
+              "retest": cfg.retest, "resume": True}  # fmt: skip
     if "fail_fast" in cfg.model_fields_set:  # a sweep stopped on an error may go on without it
         update["fail_fast"] = cfg.fail_fast
     return saved.model_copy(update={**update, "num_trials": num_trials})

@@ -19,18 +19,18 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.storage import SweepFolder
 
-JOIN_WAIT_S = 60  # a joining cluster's workers may still be starting (compose, KubeRay)
 PROBE_WAIT_S = 60  # a node's first task starts a worker process: seconds on a busy node
 
 
-def check_resources(cfg: SweepConfig, wait_s: float = JOIN_WAIT_S) -> None:
-    """Every trial fits the cluster; a joined cluster gets ``wait_s`` for its nodes to come.
+def check_resources(cfg: SweepConfig) -> None:
+    """Every trial fits the cluster; a joined cluster gets ``--node-wait`` for its nodes.
 
     A driver started beside the cluster (compose's ``sweep`` service, a KubeRay submitter) can
-    be up before the worker nodes have joined, so a shortfall there is waited out; a local Ray
-    has all it will ever have.
+    be up before the worker nodes have joined, and an autoscaling cluster may have none until
+    asked, so a shortfall there is waited out; a local Ray has all it will ever have.
     """
     joined = bool(cfg.address or os.environ.get("RAY_ADDRESS"))
+    wait_s = cfg.node_wait
     if joined:  # an autoscaling cluster may have no worker node until it is asked for trials
         ask_autoscaler(min(cfg.max_concurrent or cfg.num_trials, cfg.num_trials), cfg)
     deadline = time.monotonic() + (wait_s if joined else 0)
