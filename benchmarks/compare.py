@@ -50,7 +50,7 @@ def _ours(*flags: str) -> Callable[[Path, Workload], dict]:
 def curve(folder: SweepFolder) -> list[tuple[float, float]]:
     """(Unix time recorded, val_loss) of every epoch of the sweep: search and confirmation."""
     return sorted(
-        (epoch["reported_at"], epoch["val_loss"])
+        (epoch.reported_at, epoch.val_loss)
         for study in (STUDY, CONFIRM)
         for trial in SweepRecord(folder, study).trials()
         for epoch in trial.epochs

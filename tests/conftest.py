@@ -1,4 +1,5 @@
-"""Shared fixtures: a real local Ray cluster with its own temp dir, always shut down."""
+"""Shared fixtures: a real local Ray cluster with its own temp dir, always shut down; and the
+markers that run only when named."""
 
 from __future__ import annotations
 
@@ -7,6 +8,22 @@ import tempfile
 from collections.abc import Iterator
 
 import pytest
+
+# Tests that run only when the marker expression names them (tests/README.md gives the commands).
+OPT_IN = {
+    "docker": "a real Docker engine and build (minutes, root); select with -m docker",
+    "soak": "a long soak; select with -m soak",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    chosen = config.option.markexpr or ""
+    for marker, reason in OPT_IN.items():
+        if marker in chosen:
+            continue
+        for item in items:
+            if item.get_closest_marker(marker):
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(scope="session")

@@ -37,7 +37,7 @@ RAY_ENV = {
 }
 # Trials of seconds each, so that new workers start (imports: seconds) well before the sweep's
 # end.
-TRIALS = ["--space", "small", "--hidden", "64", "--num-trials", "20", "--max-epochs", "60",
+TRIALS = ["--space", "small", "--hidden", "64", "--num-trials", "16", "--max-epochs", "60",
           "--patience", "60", "--grace-period", "20", "--confirm-seeds", "0",
           "--checkpoint-every", "10"]  # fmt: skip
 
@@ -144,7 +144,7 @@ def test_a_node_that_joins_a_running_sweep_gets_trials_at_once(ray_tmp, tmp_path
     filled = min(t for t, n in at_once(tmp_path) if n == 3) - joined
     print(f"\nthree trials at once {filled:.1f}s after the node joined")
     table = pq.read_table(tmp_path / "grow" / "trials.parquet").to_pylist()
-    assert len(table) == 20 and {t["status"] for t in table} <= {"COMPLETE", "PRUNED"}
+    assert len(table) == 16 and {t["status"] for t in table} <= {"COMPLETE", "PRUNED"}
 
 
 AUTOSCALING = {
@@ -188,10 +188,7 @@ def autoscaling_head(ray_tmp, tmp_path) -> Iterator[str]:
         wait_for("head", lambda: address_file.exists() and address_file.read_text().strip(), 120)
         yield address_file.read_text().strip()
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(head.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            head.wait(timeout=30)
+        # Its processes and its nodes' are killed, not drained: nothing of it is kept.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(head.pid, signal.SIGKILL)
         head.wait()
@@ -207,4 +204,4 @@ def test_an_autoscaling_cluster_grows_from_no_worker_to_its_maximum_for_the_swee
     filled = min(t for t, n in at_once(tmp_path) if n == 4) - started
     print(f"\nfour trials at once {filled:.1f}s after the sweep started on no worker")
     table = pq.read_table(tmp_path / "grow" / "trials.parquet").to_pylist()
-    assert len(table) == 20 and {t["status"] for t in table} <= {"COMPLETE", "PRUNED"}
+    assert len(table) == 16 and {t["status"] for t in table} <= {"COMPLETE", "PRUNED"}

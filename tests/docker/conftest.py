@@ -132,17 +132,6 @@ def docker() -> SimpleNamespace:
     )
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``docker`` tests (a real engine, an image build, a compose cluster: minutes, root) run
-    only when the marker expression names them: ``python -m pytest -m docker tests/docker``."""
-    if "docker" in (config.option.markexpr or ""):
-        return
-    skip = pytest.mark.skip(reason="a real Docker engine and build; select with -m docker")
-    for item in items:
-        if item.get_closest_marker("docker"):
-            item.add_marker(skip)
-
-
 @pytest.fixture(scope="session")
 def engine_module() -> Any:
     """tests/docker/engine.py, imported by path (test modules are not importable here)."""

@@ -23,7 +23,9 @@ pytestmark = pytest.mark.slow
 SEED = 20261125
 
 
-@pytest.mark.parametrize(("kind", "kills"), [("local", 4), ("s3", 2)])
+@pytest.mark.parametrize(
+    ("kind", "kills"), [("local", 3), pytest.param("s3", 2, marks=pytest.mark.soak)]
+)
 def test_driver_kills_at_random_instants_then_resume_lose_nothing(kind, kills, tmp_path, figures):
     with soak.storage(kind, tmp_path) as storage:
         rng = random.Random(f"{SEED}-{kind}")
