@@ -5,6 +5,7 @@ and YAML files and validates them with this model.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import urllib.parse
@@ -214,6 +215,12 @@ class SweepConfig(BaseModel):
     @property
     def sweep_name(self) -> str:
         return self.name or time.strftime("sweep-%Y%m%d-%H%M%S")
+
+    @property
+    def joins_cluster(self) -> bool:
+        """Whether the sweep joins a running Ray cluster (``--address``, or ``RAY_ADDRESS`` as
+        ``ray job submit`` and KubeRay set it) rather than a local Ray."""
+        return bool(self.address or os.environ.get("RAY_ADDRESS"))
 
     def trial_settings(self) -> dict[str, Any]:
         """What every trial shares: the fixed part of the trial config (flat, JSON-safe)."""

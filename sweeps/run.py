@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import atexit
 import gc
-import os
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -86,7 +85,7 @@ def runtime_env(cfg: SweepConfig) -> dict[str, Any]:
     On the local Ray the workers read the same files (and the driver's folder is on their
     path); installed code is on every node already. The search space runs in the driver only.
     """
-    if not (cfg.address or os.environ.get("RAY_ADDRESS")):
+    if not cfg.joins_cluster:
         return {}
     references = [ref for ref in (cfg.model, cfg.dataset) if user_code.is_reference(ref)]
     shipped = {str(path) for ref in references if (path := user_code.source_file(ref))}

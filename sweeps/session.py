@@ -56,7 +56,7 @@ def ray_session(cfg: SweepConfig, runtime_env: dict[str, Any]) -> Iterator[None]
         yield
         return
     warm = None
-    if not (cfg.address or os.environ.get("RAY_ADDRESS")):
+    if not cfg.joins_cluster:
         ray_compat.listen_on_loopback()  # a warm head's node is 127.0.0.1 too
         warm = head.running()
     if warm is not None and warm.token_auth and "RAY_AUTH_MODE" not in os.environ:

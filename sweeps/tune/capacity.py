@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -71,18 +70,14 @@ class ClusterLimiter(ConcurrencyLimiter):
         resources: Callable[[], dict[str, float]] = ray.cluster_resources,
     ) -> None:
         self.cfg = cfg
-        # A local Ray has no autoscaler; a joined cluster may (ray up's, KubeRay's).
-        self.joined = bool(cfg.address or os.environ.get("RAY_ADDRESS"))
-        self.cpus_per_trial, self.gpus_per_trial = cfg.cpus_per_trial, cfg.gpus_per_trial
-        self.cap = cfg.max_concurrent or math.inf  # --max-concurrent, if given
         self._left, self._resources = left, resources
         self._read_at = -math.inf
         self.asked = -1  # trials the autoscaler was last asked for
         super().__init__(searcher, max_concurrent=self._limit())
 
     def _limit(self) -> int:
-        found = slots(self._resources(), self.cpus_per_trial, self.gpus_per_trial)
-        return at_once(found, 0 if self.cap == math.inf else int(self.cap))
+        found = slots(self._resources(), self.cfg.cpus_per_trial, self.cfg.gpus_per_trial)
+        return at_once(found, self.cfg.max_concurrent or 0)
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         self.follow_cluster()
@@ -100,8 +95,9 @@ class ClusterLimiter(ConcurrencyLimiter):
             return
         self._read_at = now
         self.max_concurrent = self._limit()
-        wanted = int(min(self.cap, len(self.live_trials) + self._left()))
-        if self.joined and wanted != self.asked:
+        # A local Ray has no autoscaler; a joined cluster may (ray up's, KubeRay's).
+        wanted = min(self.cfg.max_concurrent or math.inf, len(self.live_trials) + self._left())
+        if self.cfg.joins_cluster and wanted != self.asked:
             ask_autoscaler(wanted, self.cfg)
             self.asked = wanted
 

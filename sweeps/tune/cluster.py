@@ -7,7 +7,6 @@ with one line naming the problem.
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from pathlib import Path
@@ -29,8 +28,7 @@ def check_resources(cfg: SweepConfig) -> None:
     be up before the worker nodes have joined, and an autoscaling cluster may have none until
     asked, so a shortfall there is waited out; a local Ray has all it will ever have.
     """
-    joined = bool(cfg.address or os.environ.get("RAY_ADDRESS"))
-    wait_s = cfg.node_wait
+    joined, wait_s = cfg.joins_cluster, cfg.node_wait
     if joined:  # an autoscaling cluster may have no worker node until it is asked for trials
         ask_autoscaler(min(cfg.max_concurrent or cfg.num_trials, cfg.num_trials), cfg)
     deadline = time.monotonic() + (wait_s if joined else 0)
@@ -57,7 +55,7 @@ def ask_autoscaler(trials: int, cfg: SweepConfig) -> None:
 
 def withdraw(cfg: SweepConfig) -> None:
     """The sweep has ended: a joined cluster's autoscaler need keep nothing for it."""
-    if cfg.address or os.environ.get("RAY_ADDRESS"):
+    if cfg.joins_cluster:
         ask_autoscaler(0, cfg)
 
 
