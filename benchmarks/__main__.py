@@ -27,6 +27,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, Callable[[str], None]], list[d
     "loop": lambda a, log: sections.training_loop(a.quick),
     "checkpoint": lambda a, log: sections.checkpoint_cost(a.quick),
     "warm": lambda a, log: sections.warm_head(a.quick, log),
+    "budget": lambda a, log: sections.time_budget(a.quick, log),
 }
 COMPARE = "compare"  # the section that runs the contenders on each of --workloads
 

@@ -1,8 +1,10 @@
-"""The suite's other sections: the training loop, checkpoint cost, scale, a warm head."""
+"""The suite's other sections: the training loop, checkpoint cost, scale, a warm head, and
+sweeps that fit a time budget."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import statistics
 import tempfile
@@ -10,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
@@ -221,6 +224,38 @@ def warm_head(quick: bool, log: Callable[[str], None]) -> list[dict]:
          "head_start_s": statistics.median(started) if mode == "warm head" else 0.0}
         for mode, done in runs.items()
     ]  # fmt: skip
+
+
+def time_budget(quick: bool, log: Callable[[str], None]) -> list[dict]:
+    """The default sweep with ``--time-budget B``: its wall time against B, its trials and test
+    accuracy; beside it, a sweep of as many trials by ``--num-trials``, with no budget."""
+    rows = []
+    for budget_s in (30, 60) if quick else (60, 120, 300):
+        timed = _sweep(["--time-budget", str(budget_s)])
+        counted = _sweep(["--num-trials", str(timed["trials"])])
+        log(f"  budget {budget_s} s: wall {timed['wall_s']:.1f} s, {timed['trials']} trials; "
+            f"--num-trials {timed['trials']}: wall {counted['wall_s']:.1f} s")  # fmt: skip
+        rows.append({
+            "budget_s": budget_s, "wall_s": timed["wall_s"],
+            "wall_over_budget": timed["wall_s"] / budget_s, "trials": timed["trials"],
+            "confirmed": timed["confirmed"], "test_acc": timed["test_acc"],
+            "counted_wall_s": counted["wall_s"], "counted_confirmed": counted["confirmed"],
+            "counted_test_acc": counted["test_acc"],
+        })  # fmt: skip
+    return rows
+
+
+def _sweep(options: list[str]) -> dict:
+    """The default sweep with ``options``: its wall time, search trials, confirmation runs
+    (configurations x seeds) and test accuracy."""
+    with tempfile.TemporaryDirectory(prefix="bench-") as out:
+        measured = measure.run(["sweeps.run", "--name", "b", "--storage", out, *options], Path(out))
+        best = json.loads(Path(out, "b", "best.json").read_text())
+        trials = pq.read_metadata(Path(out, "b", "trials.parquet")).num_rows
+    runs = {row["trial_index"]: len(row["runs"]) for row in best.get("confirmation", [])}
+    confirmed = f"{len(runs)}x{max(runs.values(), default=0)}"
+    return {"wall_s": measured.wall_s, "trials": trials, "confirmed": confirmed,
+            "test_acc": best["test_acc"]}  # fmt: skip
 
 
 @contextlib.contextmanager

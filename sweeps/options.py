@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from search_spaces import YAML_SUFFIXES
+from sweeps import budget
 from trainable import user_code
 from trainable.sources import TABLE_SUFFIXES
 
@@ -24,6 +25,7 @@ LOCAL_FILE_SUFFIXES = (*TABLE_SUFFIXES, *YAML_SUFFIXES)
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 # Optuna's samplers a sweep can search with (sweeps.tune.search builds them).
 SAMPLERS = ("tpe", "gp", "random", "auto")
+DEFAULT_TRIALS = 24  # the search's trials when neither --num-trials nor --time-budget is given
 
 
 class SweepConfig(BaseModel):
@@ -55,7 +57,18 @@ class SweepConfig(BaseModel):
         description="registered space name, a YAML space file, or a define-by-run function "
         "(package.module:attr or path/to/file.py:attr)",
     )
-    num_trials: int = Field(24, ge=1, description="number of trials Optuna proposes")
+    num_trials: int | None = Field(
+        None,
+        ge=1,
+        description=f"number of trials Optuna proposes (default {DEFAULT_TRIALS}; with "
+        "--time-budget: as many as its search's share holds, or this many if fewer)",
+    )
+    time_budget: float | None = Field(
+        None,
+        description="the whole command's time: 90s, 30m, 2h, 1h30m or seconds; the search "
+        "ends in time for confirmation (fitted to what is left), the test reading and the "
+        "outputs; --resume goes on with what is left of it, or with a new one",
+    )
     sampler: str = Field(
         "tpe",
         description="how Optuna proposes trials: tpe (multivariate TPE), gp (Gaussian process, "
@@ -151,6 +164,11 @@ class SweepConfig(BaseModel):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("time_budget", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return None if value is None else budget.parse_duration(value)
+
     @field_validator("model_args", mode="before")
     @classmethod
     def _parse_arguments(cls, value: Any) -> Any:
@@ -215,6 +233,14 @@ class SweepConfig(BaseModel):
     @property
     def sweep_name(self) -> str:
         return self.name or time.strftime("sweep-%Y%m%d-%H%M%S")
+
+    @property
+    def trial_limit(self) -> int | None:
+        """The search's trials at most: ``--num-trials``, or the default without a time budget
+        (None: as many as the budget holds)."""
+        if self.num_trials is None and self.time_budget is None:
+            return DEFAULT_TRIALS
+        return self.num_trials
 
     @property
     def joins_cluster(self) -> bool:

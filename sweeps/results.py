@@ -21,9 +21,10 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from sweeps import lockbox, phases
+from sweeps import budget, lockbox, phases
 from sweeps.config import SweepConfig
 from sweeps.record import (
+    BUDGET,
     ERROR,
     REPORTED_AT,
     StoppedOn,
@@ -32,7 +33,7 @@ from sweeps.record import (
     best_trial,
     timeouts,
 )
-from sweeps.storage import BEST, EPOCHS, TRIALS, SweepFolder
+from sweeps.storage import BEST, CONFIRM, EPOCHS, TRIALS, SweepFolder
 from trainable.checkpoint import CheckpointError
 
 EPOCH_COLUMNS = (
@@ -147,21 +148,44 @@ def write(cfg: SweepConfig, folder: SweepFolder, record: SweepRecord) -> SweepRe
     epochs = pa.Table.from_pylist(epoch_rows, schema=_epoch_schema())
     folder.write_bytes(TRIALS, _parquet(table))
     folder.write_bytes(EPOCHS, _parquet(epochs))
-    interrupted = len(trials) < cfg.num_trials or not all(t.finished for t in trials)
+    interrupted = _search_left(cfg, record, trials)
+    # The time budget stopped the later phases' runs: those cut are ended, the rest never ran.
+    cut_short = (record.time_spent or {}).get("phases_closed", False)
     searched = list(record.distributions())
-    chosen, found = best_trial(trials), {}
+    chosen, found, planned = best_trial(trials), {}, {}
     for phase in phases.of(cfg)[1:]:  # each phase's runs follow from the ended ones before
         if interrupted:
             break
-        runs = phase.record(folder).trials()
+        phase_record = phase.record(folder)
+        if phase_record.planned is not None:  # planned to fit a time budget
+            planned[phase.study] = phase_record.planned
+            phase = phase.sized(phase_record.planned)
+        runs = phase_record.trials()
         if phase.table:
             folder.write_bytes(phase.table, _parquet(_table([run_row(r, cfg, hung) for r in runs])))
-        interrupted = len(runs) < len(phase.runs(trials)) or not all(r.finished for r in runs)
+        left = len(runs) < len(phase.runs(trials)) or not all(_ended(r) for r in runs)
+        interrupted = left and not cut_short
         chosen, extra = phase.findings(trials, runs, chosen, searched)
         found.update(extra)
+    if record.time_spent is not None:
+        found["time_budget"] = {**record.time_spent, "planned": planned}
     # The test split is read once, for the final choice: never for an unfinished sweep.
     best = None if interrupted else _best(chosen, found, cfg, folder, searched)
     return SweepResults(table, epochs, best, interrupted, folder.uri, record.stopped_on)
+
+
+def _ended(trial: TrialRecord) -> bool:
+    """Ended, or never started because the time budget was spent (it stays unfinished)."""
+    return trial.finished or trial.stop_reason == BUDGET
+
+
+def _search_left(cfg: SweepConfig, record: SweepRecord, trials: list[TrialRecord]) -> bool:
+    """Whether the search has trials left to run: fewer than ``--num-trials`` (or, with a time
+    budget, its share not spent), or one unfinished but for those the budget never started."""
+    closed = (record.time_spent or {}).get("search_closed", False)
+    limit = cfg.trial_limit
+    short = not closed and (limit is None or len(trials) < limit)
+    return short or not all(_ended(t) for t in trials)
 
 
 def run_row(run: TrialRecord, cfg: SweepConfig, hung: dict[str, int]) -> dict[str, Any]:
@@ -203,6 +227,24 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list):
         return [_finite(v) for v in value]
     return value
+
+
+def time_budget_lines(noted: dict[str, Any] | None) -> list[str]:
+    """What a time budget spent and changed (``best.json``'s ``time_budget``), in a line or
+    two; none without a budget."""
+    if not noted:
+        return []
+    closed = "; it closed the search" if noted["search_closed"] else ""
+    spent = f"{budget.shown(noted['spent_s'])} spent"
+    lines = [f"time budget {budget.shown(noted['budget_s'])}: {spent}{closed}"]
+    confirm = noted.get("planned", {}).get(CONFIRM)
+    if confirm and confirm.get("confirm_seeds") == 0:
+        lines.append("confirmation skipped: not one run to the full budget fitted in the time "
+                     "left; the search's best is the model")  # fmt: skip
+    elif confirm:
+        lines.append(f"confirmation cut to fit the time left: {confirm['confirm_top']} "
+                     f"configurations x {confirm['confirm_seeds']} seeds")  # fmt: skip
+    return lines
 
 
 def read_table(folder: SweepFolder, filename: str) -> list[dict[str, Any]]:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import atexit
 import gc
 import sys
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from search_spaces import Vocabulary
-from sweeps import config, resume, session
+from sweeps import budget, config, resume, session
+from sweeps.budget import TimeBudget
 from sweeps.config import USER_ERRORS, ConfigError, SweepConfig
+from sweeps.record import SweepRecord
 from sweeps.session import import_modules, in_background, ray_session
 from sweeps.space import TRIAL_INDEX, SpaceInfo, check_space
 from sweeps.storage import REPORT, SAVED_CONFIG, SAVED_SPACE, SweepFolder
@@ -41,10 +44,14 @@ class Plan:
     space: SpaceInfo
     runtime_env: dict[str, Any]  # what Ray ships to workers on a cluster: the user's code
     code: bytes | None = None  # the user's objects that came by value (a notebook's), serialised
+    budget: TimeBudget | None = None  # the clock of a sweep with a --time-budget
 
 
-def prepare(cfg: SweepConfig) -> Plan:
-    """Check the sweep can run (and resolve a resumed one's saved config) without touching Ray."""
+def prepare(cfg: SweepConfig, started: float | None = None) -> Plan:
+    """Check the sweep can run (and resolve a resumed one's saved config) without touching Ray;
+    ``started``: when the command started (``time.monotonic``), which a time budget counts
+    from (default: now)."""
+    started = time.monotonic() if started is None else started
     session.settings()
     folder = SweepFolder.in_storage(cfg.storage, cfg.name)
     if cfg.resume:
@@ -69,9 +76,32 @@ def prepare(cfg: SweepConfig) -> Plan:
             f"restore it (a copy is in {folder.file_uri(SAVED_SPACE)}) or start a new sweep"
         )
     preflight.check({**settings, **space.first, TRIAL_INDEX: 0})
+    clock = time_budget(cfg, folder, started)
     code = user_code.payload(user_code_of(cfg))
     folder.ensure_writable()
-    return Plan(cfg, folder, space, runtime_env(cfg), code)
+    return Plan(cfg, folder, space, runtime_env(cfg), code, clock)
+
+
+def time_budget(cfg: SweepConfig, folder: SweepFolder, started: float) -> TimeBudget | None:
+    """The clock of a sweep with a ``--time-budget``: what is left of it, from ``started``;
+    a ConfigError if that is too little for a trial."""
+    if cfg.time_budget is None:
+        return None
+    spent = resume.spent(folder) if cfg.resume else 0.0
+    allowance, least = cfg.time_budget - spent, budget.minimum()
+    if allowance >= least:
+        return TimeBudget(allowance, started=started, spent_before=spent)
+    if spent:
+        raise ConfigError(
+            f"sweep {cfg.name!r} has spent {budget.shown(spent)} of its "
+            f"--time-budget {budget.shown(cfg.time_budget)}; continue it with a new "
+            f"--time-budget of at least {budget.shown(least)}"
+        )
+    raise ConfigError(
+        f"--time-budget {budget.shown(cfg.time_budget)} is too short: a sweep needs about "
+        f"{budget.shown(least)} to start Ray, train a trial and write its results; give at "
+        f"least {budget.shown(least)}"
+    )
 
 
 def user_code_of(cfg: SweepConfig) -> list[str]:
@@ -107,7 +137,7 @@ def run(plan: Plan) -> SweepResults:
         if plan.space.text is not None and not cfg.resume:
             folder.write_bytes(SAVED_SPACE, plan.space.text.encode())
         # The search, then its best confirmed over seeds and its pruning audited.
-        sweep = tuner.build(cfg, folder, plan.space, plan.code)
+        sweep = tuner.build(cfg, folder, plan.space, plan.code, plan.budget)
         try:
             if sweep is not None:
                 tuner.fit(sweep)
@@ -118,7 +148,13 @@ def run(plan: Plan) -> SweepResults:
         from sweeps import outputs
 
         written = in_background(outputs.write, cfg, folder)
-    return written.result()
+    results = written.result()
+    if plan.budget is not None:  # what the whole run spent, for a --resume
+        record = SweepRecord(folder)
+        noted = record.time_spent or {}
+        closed = (noted.get("search_closed", False), noted.get("phases_closed", False))
+        record.note_time(cfg.time_budget, plan.budget.spent(), *closed)
+    return results
 
 
 def summary(outcome: SweepResults, folder: SweepFolder) -> str:
@@ -147,6 +183,7 @@ def summary(outcome: SweepResults, folder: SweepFolder) -> str:
         params = ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(best["config"].items()))
         lines += [
             f"Best trial {best['trial_index']} ({best['trial_id']}): {params}",
+            *budgeted(best),
             *confirmed(best),
             *audited(best),
             f"  best epoch {best['best_epoch']}: val_loss {best['val_loss']:.4f}, "
@@ -196,6 +233,13 @@ def confirmed(best: dict[str, Any]) -> list[str]:
     return lines
 
 
+def budgeted(best: dict[str, Any]) -> list[str]:
+    """What the time budget spent and changed, in a line or two (none without a budget)."""
+    from sweeps.results import time_budget_lines  # imported with the sweep's modules
+
+    return [f"  {line}" for line in time_budget_lines(best.get("time_budget"))]
+
+
 def audited(best: dict[str, Any]) -> list[str]:
     """What the pruner audit found, in a line (none without an audit)."""
     if "audit" not in best:
@@ -220,11 +264,12 @@ def _fmt(value: object) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    begun = time.monotonic()
     # Once the process exits, everything is written: the interpreter need not collect the
     # cycles of torch's, Ray's and Optuna's objects on its way out, which takes a while.
     atexit.register(gc.freeze)
     try:
-        plan = prepare(config.parse(argv))
+        plan = prepare(config.parse(argv), begun)
         print(started(plan.folder), flush=True)
         outcome = run(plan)
     except USER_ERRORS as err:

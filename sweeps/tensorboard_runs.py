@@ -3,8 +3,8 @@ its epochs' scalars, written as the trials report (:mod:`sweeps.tune.logger`) an
 record at the sweep's end (:func:`write_runs`); ``python -m sweeps.tensorboard`` serves them.
 
 The experiment's hparams config is written once, from the search space, so conditional
-hyperparameters such as momentum keep their column, and the only scalars are the ones a
-researcher reads.
+hyperparameters such as momentum keep their column, with one more, why each trial ended
+(written from the record); the only scalars are the ones a researcher reads.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 from tensorboard.plugins.hparams import summary_v2 as hp
+
+from sweeps.record import REASONS
 
 if TYPE_CHECKING:
     from sweeps.record import TrialRecord
@@ -36,6 +38,8 @@ OVERLAYS = {
         "accuracy": ["Multiline", ["accuracy/train", "accuracy/val"]],
     }
 }
+# An HParams column of every run written from the record: why the trial ended.
+STOP_REASON = "stop_reason"
 # HParams metrics: the trial's best epoch, written whenever an epoch improves on it.
 BEST_VAL_LOSS, BEST_VAL_ACC, BEST_EPOCH = "best/val_loss", "best/val_acc", "best/epoch"
 METRICS = ((BEST_VAL_LOSS, "val_loss"), (BEST_VAL_ACC, "val_acc"), (BEST_EPOCH, "best_epoch"))
@@ -57,7 +61,8 @@ def write_config(
     if logdir.is_dir() and any(logdir.glob("events.out.tfevents.*")):
         return
     config = hp.hparams_config_pb(
-        hparams=[hparam(name, d) for name, d in sorted(distributions.items())],
+        hparams=[hparam(name, d) for name, d in sorted(distributions.items())]
+        + [hp.HParam(STOP_REASON, hp.Discrete(list(REASONS)))],
         metrics=[hp.Metric(tag, display_name=shown) for tag, shown in METRICS],
     )
     with open_writer(logdir) as writer:
@@ -80,13 +85,18 @@ def write_runs(
         run = logdir / trial.name
         shutil.rmtree(run, ignore_errors=True)
         with open_writer(run) as writer:
-            start_run(writer, trial.name, trial.params, distributions)
+            start_run(writer, trial.name, trial.params, distributions, trial.stop_reason)
             for epoch in trial.epochs:
                 log_epoch(writer, epoch)
 
 
-def start_run(writer: Any, name: str, config: dict[str, Any], distributions: dict) -> None:
+def start_run(
+    writer: Any, name: str, config: dict[str, Any], distributions: dict, reason: str | None = None
+) -> None:
+    """The run's HParams session: its hyperparameters, and why it ended once it has."""
     values = {k: v for k, v in config.items() if k in distributions}
+    if reason is not None:
+        values[STOP_REASON] = reason
     writer.file_writer.add_summary(hp.hparams_pb(values, trial_id=name))
     writer.flush()
 

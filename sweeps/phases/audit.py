@@ -23,8 +23,19 @@ class Audit(Phase):
     study = AUDIT
     origin = "audits"  # a run's: the pruned search trial it continues to the full budget
 
-    def runs(self, search: list[TrialRecord]) -> list[tuple[TrialRecord, int]]:
+    def runs(self, search: list[TrialRecord], running: int = 0) -> list[tuple[TrialRecord, int]]:
+        """Its sample of the pruned trials, once the search has none running (its draw is
+        over all of them)."""
+        if running:
+            return []
         return [(trial, 0) for trial in sample(search, self.cfg.audit_pruned, self.cfg.seed)]
+
+    def fit(self, search: list[TrialRecord], fitting: int) -> dict[str, Any]:
+        """The first ``fitting`` of its sample, as a smaller fraction."""
+        pruned = sum(t.stop_reason == "asha" for t in search)
+        if len(self.runs(search)) <= fitting:
+            return {}
+        return {"audit_pruned": fitting / pruned}
 
     def resumes(self, trial: TrialRecord, search: SweepRecord) -> list[TrialRecord]:
         """An audit run goes on from its own checkpoints, then those of the trial it
@@ -49,7 +60,7 @@ class Audit(Phase):
 def sample(search: list[TrialRecord], fraction: float, seed: int) -> list[TrialRecord]:
     """``fraction`` of the trials ASHA pruned (rounded up), drawn with the sweep's seed."""
     pruned = sorted((t for t in search if t.stop_reason == "asha"), key=lambda t: t.number)
-    count = math.ceil(fraction * len(pruned))
+    count = math.ceil(round(fraction * len(pruned), 9))  # a fitted fraction gives its count
     chosen = random.Random(seed).sample(pruned, count) if count else []
     return sorted(chosen, key=lambda t: t.number)
 

@@ -15,8 +15,9 @@ from typing import Any
 
 from scipy import stats
 
+from sweeps.budget import confirmation_size
 from sweeps.phases.base import Phase
-from sweeps.record import TrialRecord, best_trial, ranked
+from sweeps.record import BUDGET, TrialRecord, best_trial, ranked
 from sweeps.storage import CONFIRM, CONFIRMATION
 
 
@@ -25,10 +26,24 @@ class Confirmation(Phase):
     origin = "confirms"  # a run's: the search trial whose configuration it runs again
     table = CONFIRMATION
 
-    def runs(self, search: list[TrialRecord]) -> list[tuple[TrialRecord, int]]:
-        """Each of the ``--confirm-top`` best configurations, ``--confirm-seeds`` times."""
+    def runs(self, search: list[TrialRecord], running: int = 0) -> list[tuple[TrialRecord, int]]:
+        """Each of the ``--confirm-top`` best configurations, ``--confirm-seeds`` times; with
+        ``running`` search trials still running, each that is certain to stay among them:
+        each trial that ends pushes an ended one down one place at most."""
         seeds = range(1, self.cfg.confirm_seeds + 1)
-        return [(trial, r) for trial in candidates(search, self.cfg.confirm_top) for r in seeds]
+        certain = candidates(search, max(0, self.cfg.confirm_top - running))
+        return [(trial, r) for trial in certain for r in seeds]
+
+    def fit(self, search: list[TrialRecord], fitting: int) -> dict[str, Any]:
+        """Fewer seeds or fewer configurations, the most runs that fit (see
+        :func:`sweeps.budget.confirmation_size`); none at all if not one run fits. Sized on
+        ``--confirm-top``, not on the configurations ended so far: it is planned at the
+        search's tail, when more may yet end."""
+        asked = (self.cfg.confirm_top, self.cfg.confirm_seeds)
+        size = confirmation_size(*asked, fitting)
+        if size == asked:
+            return {}
+        return {"confirm_top": max(1, size[0]), "confirm_seeds": size[1]}
 
     def findings(
         self,
@@ -40,7 +55,7 @@ class Confirmation(Phase):
         """The best run of the configuration with the best mean, and every configuration's
         runs; whether the search's own winner held."""
         rows = summary(search, runs, self.cfg.confirm_top, searched)
-        if not rows:
+        if not runs or not rows or not math.isfinite(rows[0]["mean"]):
             return chosen, {}
         winner = rows[0]["trial_index"]
         found = {
@@ -74,18 +89,19 @@ def summary(
 ) -> list[dict[str, Any]]:
     """Each confirmed configuration, best mean first: its search trial and loss, and its runs'
     best val_loss with their mean and 95% interval (a run that errored or diverged counts as
-    not finite, and its configuration's mean with it)."""
+    not finite, and its configuration's mean with it; one the time budget stopped short is
+    listed but not counted)."""
     rows = []
     for trial in candidates(search, top):
         mine = sorted((r for r in runs if r.origin == trial.number), key=lambda r: r.replicate)
-        losses = [r.best_val_loss for r in mine]
+        losses = [r.best_val_loss for r in mine if r.stop_reason != BUDGET]
         mean, low, high = interval95(losses) if losses else (math.inf, math.inf, math.inf)
         rows.append({
             "trial_index": trial.number,
             "config": {name: trial.params[name] for name in searched if name in trial.params},
             "search_val_loss": trial.best_val_loss,
             "runs": [{"replicate": r.replicate, "best_val_loss": r.best_val_loss,
-                      "status": r.status} for r in mine],
+                      "status": r.status, "stop_reason": r.stop_reason} for r in mine],
             "mean": mean, "ci95": [low, high],
         })  # fmt: skip
     return sorted(rows, key=lambda row: row["mean"])

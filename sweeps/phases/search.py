@@ -8,12 +8,13 @@ from sweeps.storage import STUDY
 
 
 class Search(Phase):
-    """The search: trials Optuna's sampler proposes, to ``--num-trials``, judged by ASHA and
-    the stopper (see :mod:`sweeps.tune.search`)."""
+    """The search: trials Optuna's sampler proposes, to ``--num-trials`` or until the time
+    budget's share is spent, judged by ASHA and the stopper (see :mod:`sweeps.tune.search`)."""
 
     study = STUDY
     judged = True
 
-    def plan(self, record: SweepRecord, search: list[TrialRecord]) -> int:
-        """Its trials are asked of the sampler as workers free up, not enqueued."""
-        return self.cfg.num_trials
+    def plan(self, record: SweepRecord, search: list[TrialRecord], running: int = 0) -> int | None:
+        """Its trials are asked of the sampler as workers free up, not enqueued (None: as
+        many as the time budget holds)."""
+        return self.cfg.trial_limit

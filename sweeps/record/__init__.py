@@ -15,6 +15,7 @@ The folder's layout, every file and study name, is :mod:`sweeps.storage.layout`.
 """
 
 from sweeps.record.outcome import (
+    BUDGET,
     COMPLETE,
     ERROR,
     INCOMPLETE,
@@ -38,6 +39,7 @@ from sweeps.record.trials import (
 )
 
 __all__ = [
+    "BUDGET",
     "COMPLETE",
     "ERROR",
     "INCOMPLETE",

@@ -14,7 +14,10 @@ from trainable import user_code
 from trainable.result import EpochResult
 
 COMPLETE, PRUNED, ERROR, INCOMPLETE = "COMPLETE", "PRUNED", "ERROR", "INCOMPLETE"
-REASONS = ("completed", "asha", "stalled", "diverged", "error", "timeout", "interrupted")
+REASONS = (
+    "completed", "asha", "stalled", "diverged", "budget", "error", "timeout", "interrupted",
+)  # fmt: skip
+BUDGET = "budget"  # stopped because the sweep's --time-budget was spent
 # The last line of a traceback: the exception's (qualified) type and its message.
 EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:\([\w.]+\))?): ?(.*)$", re.MULTILINE)
 
@@ -38,8 +41,11 @@ class StoppingRule:
         falls."""
         return result.epoch - result.best_epoch >= self.patience
 
-    def outcome(self, result: EpochResult | None, error: bool = False) -> Outcome:
-        """Why a trial whose last reported result is ``result`` ended."""
+    def outcome(
+        self, result: EpochResult | None, error: bool = False, cut: bool = False
+    ) -> Outcome:
+        """Why a trial whose last reported result is ``result`` ended; ``cut``: the sweep's
+        time budget stopped it (its own end, or a stall, on the same result wins)."""
         if error:
             return Outcome(ERROR, "error")
         # Ray marks the result that ended a trial as done; no result at all: it never trained.
@@ -51,7 +57,7 @@ class StoppingRule:
             return Outcome(COMPLETE, "completed")
         if self.stalled(result):
             return Outcome(PRUNED, "stalled")
-        return Outcome(PRUNED, "asha")
+        return Outcome(PRUNED, BUDGET if cut else "asha")
 
 
 @dataclass(frozen=True)

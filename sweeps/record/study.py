@@ -24,7 +24,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.record.optuna_compat import reopen, stored
-from sweeps.record.outcome import COMPLETE, ERROR, Outcome, StoppedOn, StoppingRule
+from sweeps.record.outcome import BUDGET, COMPLETE, ERROR, Outcome, StoppedOn, StoppingRule
 from sweeps.record.trials import (
     CHECKPOINT_ATTR,
     ENDED_AT_ATTR,
@@ -45,8 +45,12 @@ if TYPE_CHECKING:
 
     from sweeps.storage import SweepFolder
 
-# A user attribute of the study: the error that stopped this run of the sweep (--fail-fast).
+# User attributes of a study: the error that stopped this run of the sweep (--fail-fast); the
+# search's: a budgeted sweep's time (budget_s, spent_s, search_closed); a later phase's: the
+# options its runs were planned with to fit the time budget (confirm_top, confirm_seeds, ...).
 STOPPED_ON_ATTR = "stopped_on"
+TIME_ATTR = "time_budget"
+PLAN_ATTR = "plan"
 
 
 def _key(prefix: str, epoch: int) -> str:
@@ -130,8 +134,11 @@ class SweepRecord:
         return self._of(stored(self.study, self._trial(number)))
 
     def ran_by(self, number: int, ray_trial: str) -> None:
-        held = self._record(number).ray_trials
-        self._trial(number).set_user_attr(RAY_TRIALS_ATTR, [*held, ray_trial])
+        held = self._record(number)
+        trial = self._trial(number)
+        if held.stop_reason == BUDGET:  # it runs after all, in a sweep resumed with more time
+            trial.set_user_attr(STOP_REASON_ATTR, None)
+        trial.set_user_attr(RAY_TRIALS_ATTR, [*held.ray_trials, ray_trial])
         self._numbers[ray_trial] = number
 
     def number_of(self, ray_trial: str) -> int:
@@ -187,6 +194,35 @@ class SweepRecord:
             state = TrialState.FAIL if ended.status == ERROR else TrialState.PRUNED
             self.study.tell(trial, state=state)
         self._live.pop(number, None)
+
+    def not_started(self, number: int) -> None:
+        """The time budget was spent before the trial trained: it stays unfinished (Optuna
+        learns nothing from it, and a sweep resumed with more time runs it), noted as such."""
+        self._trial(number).set_user_attr(STOP_REASON_ATTR, BUDGET)
+
+    @property
+    def time_spent(self) -> dict[str, Any] | None:
+        """A budgeted sweep's time: its budget and what it spent, in seconds, and whether the
+        budget closed its search and its later phases (None: no budget)."""
+        return self.study.user_attrs.get(TIME_ATTR)
+
+    def note_time(
+        self, budget_s: float, spent_s: float, search_closed: bool, phases_closed: bool = False
+    ) -> None:
+        """The budget and what the sweep spent of it; whether it closed the search, and whether
+        it stopped the later phases' runs (confirmation's, the audit's) too."""
+        self.study.set_user_attr(TIME_ATTR, {
+            "budget_s": round(budget_s, 1), "spent_s": round(spent_s, 1),
+            "search_closed": search_closed, "phases_closed": phases_closed,
+        })  # fmt: skip
+
+    @property
+    def planned(self) -> dict[str, Any] | None:
+        """The options a later phase's runs were planned with to fit a time budget."""
+        return self.study.user_attrs.get(PLAN_ATTR)
+
+    def keep_plan(self, options: dict[str, Any]) -> None:
+        self.study.set_user_attr(PLAN_ATTR, options)
 
     @property
     def stopped_on(self) -> StoppedOn | None:

@@ -100,7 +100,7 @@ class TrialRecord:
             epochs=epochs,
             checkpoints=checkpoints,
             ray_trials=list(attrs.get(RAY_TRIALS_ATTR, [])),
-            stop_reason=attrs.get(STOP_REASON_ATTR, "interrupted"),
+            stop_reason=attrs.get(STOP_REASON_ATTR) or "interrupted",
             error=attrs.get(ERROR_ATTR),
             prefix=prefix,
             origin=attrs.get(origin) if origin else None,

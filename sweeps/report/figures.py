@@ -22,6 +22,7 @@ REASON_STYLE = {  # how a curve ends: why the trial stopped
     "asha": ("x", "pruned by ASHA"),
     "stalled": ("s", "stopped: no improvement"),
     "diverged": ("^", "diverged (NaN/inf)"),
+    "budget": ("|", "stopped: --time-budget spent"),
     "error": ("D", "error"),
     "timeout": ("v", "stopped: no result in --trial-timeout"),
     "interrupted": (".", "interrupted"),

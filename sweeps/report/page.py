@@ -9,6 +9,7 @@ from typing import Any
 from sweeps.report.analysis import grid, pruning
 from sweeps.report.data import Sweep, describe, fmt, is_finite
 from sweeps.report.figures import REASON_STYLE
+from sweeps.results import time_budget_lines
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -86,6 +87,8 @@ def _best_section(sweep: Sweep, best_json: dict[str, Any] | None) -> str:
         lines.append(_confirmation(best_json))
     if best_json and "audit" in best_json:
         lines.append(_audit(best_json["audit"]))
+    for line in time_budget_lines(best_json and best_json.get("time_budget")):
+        lines.append(f"<br>{html.escape(line)}")
     if named and "test_refused" in best_json:
         lines.append(f"<br>test split not read: {html.escape(best_json['test_refused'])}")
     elif named:
@@ -226,7 +229,7 @@ def _pruning_table(p: dict[str, Any]) -> str:
         f"<tr><td>ASHA rung at epoch {rung}</td><td>{count}</td></tr>"
         for rung, count in sorted(p["by_rung"].items())
     ]
-    for reason in ("stalled", "diverged", "error", "interrupted", "completed"):
+    for reason in ("stalled", "diverged", "budget", "error", "interrupted", "completed"):
         if reason in p["reasons"]:
             rows.append(
                 f"<tr><td>{REASON_STYLE[reason][1]}</td><td>{p['reasons'][reason]}</td></tr>"

@@ -27,7 +27,7 @@ import ray
 from ray.tune.search import ConcurrencyLimiter, Searcher
 
 from sweeps.config import SweepConfig
-from sweeps.tune.cluster import ask_autoscaler
+from sweeps.tune.cluster import ask_autoscaler, wanted
 
 REREAD_S = 1.0  # how often the cluster's size is read again, at most
 
@@ -44,7 +44,7 @@ def at_once(slots_now: int, max_concurrent: int) -> int:
     """How many trials to keep proposed: those that run at once, plus one queued.
 
     The queued trial is the one a worker that frees up takes (see
-    ``sweeps.tune.tuner.NewestFirstASHA``), and the searcher stays a proposal ahead of the
+    ``sweeps.tune.tuner.SweepASHA``), and the searcher stays a proposal ahead of the
     workers. A ``--max-concurrent`` below the cluster's capacity gets no queued trial, which
     could run alongside.
     """
@@ -96,10 +96,10 @@ class ClusterLimiter(ConcurrencyLimiter):
         self._read_at = now
         self.max_concurrent = self._limit()
         # A local Ray has no autoscaler; a joined cluster may (ray up's, KubeRay's).
-        wanted = min(self.cfg.max_concurrent or math.inf, len(self.live_trials) + self._left())
-        if self.cfg.joins_cluster and wanted != self.asked:
-            ask_autoscaler(wanted, self.cfg)
-            self.asked = wanted
+        asking = wanted(self.cfg, len(self.live_trials) + self._left())
+        if self.cfg.joins_cluster and asking != self.asked:
+            ask_autoscaler(asking, self.cfg)
+            self.asked = asking
 
     def get_state(self) -> dict:
         """ConcurrencyLimiter's state, less what reads the searcher and the cluster."""

@@ -7,6 +7,7 @@ with one line naming the problem.
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from pathlib import Path
@@ -18,6 +19,9 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.storage import SweepFolder
 
+# Trials an autoscaler is asked room for when nothing else bounds them; it caps the request at
+# its own maximum.
+ASK_AT_MOST = 64
 PROBE_WAIT_S = 60  # a node's first task starts a worker process: seconds on a busy node
 
 
@@ -30,7 +34,7 @@ def check_resources(cfg: SweepConfig) -> None:
     """
     joined, wait_s = cfg.joins_cluster, cfg.node_wait
     if joined:  # an autoscaling cluster may have no worker node until it is asked for trials
-        ask_autoscaler(min(cfg.max_concurrent or cfg.num_trials, cfg.num_trials), cfg)
+        ask_autoscaler(wanted(cfg), cfg)
     deadline = time.monotonic() + (wait_s if joined else 0)
     announced = False
     while shortfall := _shortfall(cfg, ray.cluster_resources()):
@@ -40,6 +44,15 @@ def check_resources(cfg: SweepConfig) -> None:
             print(f"{shortfall}; waiting up to {wait_s:g}s for nodes to join", flush=True)
             announced = True
         time.sleep(1)
+
+
+def wanted(cfg: SweepConfig, trials: float = math.inf) -> int:
+    """How many of ``trials`` left to run the autoscaler is asked room for: at most
+    ``--max-concurrent`` and the search's trials; :data:`ASK_AT_MOST` when neither bounds it
+    (a search that runs until its time budget is spent)."""
+    bounds = (trials, cfg.max_concurrent or math.inf, cfg.trial_limit or math.inf)
+    least = min(bounds)
+    return ASK_AT_MOST if least == math.inf else int(least)
 
 
 def ask_autoscaler(trials: int, cfg: SweepConfig) -> None:

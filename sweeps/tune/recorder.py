@@ -40,7 +40,7 @@ class JournalRecorder(Callback):
     It comes first among the sweep's callbacks, so the record is never behind Ray's logs. It
     sees each result after ASHA, the stopper and the trial decided on it (a STOP marks the
     result done), and records the epoch with the rung ASHA judged it at, from ``rungs``
-    ((Ray trial id, epoch) → milestone, as ``NewestFirstASHA.judged`` holds them). The epochs
+    ((Ray trial id, epoch) → milestone, as ``SweepASHA.judged`` holds them). The epochs
     a resumed trial re-trains up to its last recorded one are the record's already, with the
     rungs of their first time (ASHA does not judge them again), and are not written twice.
     """
@@ -52,12 +52,15 @@ class JournalRecorder(Callback):
         rule: StoppingRule,
         rungs: dict[tuple[str, int], float] | None = None,
         failures: FailureRule | None = None,
+        cut: set[str] | None = None,
     ) -> None:
         """``rule``: how a trial's last result says why it ended; ``failures``: the rule for
-        failed trials (default: no retry, no --fail-fast)."""
+        failed trials (default: no retry, no --fail-fast); ``cut``: the Ray trial ids the time
+        budget stopped (see :mod:`sweeps.tune.deadline`)."""
         self.search, self.folder, self.rule = search, folder, rule
         self.rungs = {} if rungs is None else rungs
         self.failures = FailureRule(0, 0) if failures is None else failures
+        self.cut = set() if cut is None else cut
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict,
                         **info: Any) -> None:  # fmt: skip
@@ -107,10 +110,13 @@ class JournalRecorder(Callback):
     def _end(self, trial: Trial, error: str | None) -> None:
         result = trial.last_result or {}
         last = EpochResult.of(result) if "epoch" in result else None  # none: it never trained
-        ended = self.rule.outcome(last, error is not None)
-        if ended.status == INCOMPLETE:  # stopped by the sweep's end (Ctrl-C): it goes on later
-            return
+        cut = trial.trial_id in self.cut
+        ended = self.rule.outcome(last, error is not None, cut)
         record, number = self._record(trial)
+        if ended.status == INCOMPLETE:  # stopped by the sweep's end (Ctrl-C): it goes on later
+            if cut:  # or by the time budget before it trained
+                record.not_started(number)
+            return
         record.end(number, ended, last, error)
         if error is None:
             self.failures.ended(self.search.name_of(trial.trial_id))

@@ -12,6 +12,7 @@ retried.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -106,17 +107,23 @@ class SweepSearch(Searcher):
         space: SweepSpace,
         *,
         folder: SweepFolder,
-        num_trials: int,
+        num_trials: int | None,
         unfinished: list[TrialRecord],
         phase: Phase,
         search: SweepRecord,
+        may_propose: Callable[[], bool] = lambda: True,
+        replan: Callable[[int], int | None] | None = None,
     ) -> None:
         """``phase``: the phase whose trials ``record`` holds; ``search``: the search's record,
-        which a later phase's runs come from."""
+        which a later phase's runs come from; ``num_trials``: how many in all (None: no
+        limit); ``may_propose``: whether the time budget lets it propose another; ``replan``:
+        its phase's plan again, for how many trials of the search still run (see
+        :class:`PhasedSearch`), which enqueues the runs it adds and says how many it has."""
         super().__init__(metric="val_loss", mode="min")
         self.record, self.space, self.folder = record, space, folder
         self.phase, self.search = phase, search
-        self.num_trials = num_trials
+        self.num_trials, self.may_propose = num_trials, may_propose
+        self._replan = replan
         self.unfinished = sorted(trial.number for trial in unfinished)  # their numbers
         # By Ray trial id: Ray names each trial (its folder too) after it is proposed, and
         # reading the trial back from the journal then cost a sync of the journal each time.
@@ -124,11 +131,11 @@ class SweepSearch(Searcher):
         self.stopped = False  # the sweep stops (--fail-fast): no trial more
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
-        if self.stopped:
+        if self.stopped or not self.may_propose():
             return Searcher.FINISHED
         if self.unfinished:
             trial = self.record.with_params(self.unfinished.pop(0), self.space)
-        elif len(self.record) < self.num_trials:
+        elif self.num_trials is None or len(self.record) < self.num_trials:
             trial = self.record.ask(self.space)
         else:
             return Searcher.FINISHED
@@ -164,6 +171,12 @@ class SweepSearch(Searcher):
         """The record's name of the trial Ray runs as ``trial_id`` (``trial_007``, ...)."""
         return self.names[trial_id]
 
+    def replan(self, running: int) -> None:
+        """Plan its phase again with ``running`` trials of the search still running: more runs
+        may be certain (all, with none running)."""
+        if self._replan is not None:
+            self.num_trials = self._replan(running)
+
     def retry(self, trial_id: str) -> None:
         """Hand Ray the trial that ``trial_id`` ran (and failed) again, before any new one."""
         self.unfinished.append(self.record.number_of(trial_id))
@@ -172,11 +185,13 @@ class SweepSearch(Searcher):
         """Propose nothing more: the sweep stops."""
         self.stopped = True
 
-    def left(self) -> int:
-        """How many trials it has still to propose: its unfinished ones, then new ones."""
-        return (
-            0 if self.stopped else len(self.unfinished) + max(0, self.num_trials - len(self.record))
-        )
+    def left(self) -> float:
+        """How many trials it has still to propose: its unfinished ones, then new ones (no
+        limit but the time budget: infinitely many while it lasts)."""
+        if self.stopped or not self.may_propose():
+            return 0
+        limit = math.inf if self.num_trials is None else self.num_trials
+        return len(self.unfinished) + max(0, limit - len(self.record))
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
         """Nothing to do: :class:`JournalRecorder` records every end, errors included."""
@@ -189,25 +204,34 @@ class SweepSearch(Searcher):
 
 class PhasedSearch(Searcher):
     """The sweep's phases (:mod:`sweeps.phases`) in one Ray experiment: the search's trials,
-    then, once every trial of a phase has ended, the next phase's.
+    then the next phase's, which start at the search's tail.
 
     Each phase is a :class:`SweepSearch` over its own study, made when its turn comes, since
     what it runs follows from how the earlier phases ended (confirmation retrains the search's
-    best). One experiment, so the worker processes started for the search, their imports done
-    and their dataset cached, run the later phases too, with Tune's actor reuse.
+    best). Once a phase has nothing more to propose, the next one is made with the number of
+    its trials still running (:meth:`~sweeps.phases.Phase.runs`): confirmation's configurations
+    that those trials can no longer push out of its top are certain, and their runs take the
+    workers the tail frees; each trial that ends grows its plan, and the last one completes
+    it. The runs are the same as if the phase had waited: only sooner. One experiment, so the
+    worker processes started for the search, their imports done and their dataset cached, run
+    the later phases too, with Tune's actor reuse (a worker left with no trial to take is let
+    go by Tune).
     """
 
     def __init__(
         self,
         first: SweepSearch | None,
-        later: list[Callable[[], SweepSearch | None]],
+        later: list[Callable[[int], SweepSearch | None]],
         folder: SweepFolder,
     ) -> None:
         """``first``: the first phase's trials left (None: none); ``later``: the later phases,
-        each made once the phases before it have ended their trials (None: nothing to run)."""
+        each made once the phase before it has nothing more to propose, given how many of the
+        search's trials still run (None: nothing to run yet, or at all with none running)."""
         super().__init__(metric="val_loss", mode="min")
         self.later, self.folder = list(later), folder
         self.current = first
+        self.early: SweepSearch | None = None  # the next phase, begun at the current's tail
+        self._early_at: int | None = None  # how many of the current's trials ran then
         self.of_trial: dict[str, SweepSearch] = {}
         self.live: set[str] = set()  # trials handed out that Tune has not yet ended
         self.stopped = False  # the sweep stops (--fail-fast): no trial more
@@ -217,28 +241,55 @@ class PhasedSearch(Searcher):
         while self.current is not None and not self.stopped:
             config = self.current.suggest(trial_id)
             if config is not Searcher.FINISHED:
-                self.of_trial[trial_id] = self.current
-                self.live.add(trial_id)
-                return config
-            if self.live:  # the next phase follows from how this one's trials end
+                return self._handed(trial_id, self.current, config)
+            if any(self.of_trial[t] is self.current for t in self.live):
+                # the next phase, as far as the search's trials still running leave it certain
+                early = self._begun(sum(self.of_trial[t].phase.judged for t in self.live))
+                config = Searcher.FINISHED if early is None else early.suggest(trial_id)
+                if config is not Searcher.FINISHED:
+                    return self._handed(trial_id, early, config)
                 return None
             self.current = None
             self._next_phase()
         return Searcher.FINISHED
 
+    def _handed(self, trial_id: str, searcher: SweepSearch, config: dict) -> dict[str, Any]:
+        self.of_trial[trial_id] = searcher
+        self.live.add(trial_id)
+        return config
+
+    def _begun(self, running: int) -> SweepSearch | None:
+        """The next phase, made (or its plan grown) for ``running`` trials of the search still
+        running; None while it has nothing certain to run."""
+        if running == self._early_at or (not self.later and self.early is None):
+            return self.early
+        self._early_at = running
+        if self.early is None:
+            self.early = self.later[0](running)
+            if self.early is not None:
+                self.later.pop(0)
+        else:
+            self.early.replan(running)
+        return self.early
+
     def _next_phase(self) -> None:
+        if self.early is not None:  # begun at the tail of the phase that has just ended
+            self.current, self.early, self._early_at = self.early, None, None
+            self.current.replan(0)
         while self.later and self.current is None:
-            self.current = self.later.pop(0)()
+            self.current = self.later.pop(0)(0)
 
     @property
     def pending(self) -> bool:
         """Whether any phase may still have a trial to run."""
         return self.current is not None
 
-    def left(self) -> int:
-        """How many trials the current phase has still to propose (later phases are planned
-        when their turn comes)."""
-        return 0 if self.stopped or self.current is None else self.current.left()
+    def left(self) -> float:
+        """How many trials the current phase, and the next one if it has begun, have still to
+        propose (the later phases are planned when their turn comes)."""
+        if self.stopped or self.current is None:
+            return 0
+        return self.current.left() + (self.early.left() if self.early is not None else 0)
 
     def judges(self, trial_id: str) -> bool:
         """Whether ASHA and the stopper decide on the trial: those of a judged phase (the

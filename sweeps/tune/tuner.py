@@ -19,23 +19,27 @@ the error, so it could not leave an error that repeats unretried (see
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import pyarrow.fs
+import ray
 from ray import tune
 from ray.tune import CLIReporter
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
 from sweeps import phases
+from sweeps.budget import TimeBudget
 from sweeps.config import SweepConfig
-from sweeps.phases import Phase
+from sweeps.phases import Confirmation, Phase
 from sweeps.record import ERROR, INCOMPLETE, StoppingRule, SweepRecord
 from sweeps.space import SpaceInfo, SweepSpace
 from sweeps.storage import SweepFolder
 from sweeps.tune import ray_compat
-from sweeps.tune.capacity import ClusterLimiter
+from sweeps.tune.capacity import ClusterLimiter, slots
+from sweeps.tune.deadline import Deadline
 from sweeps.tune.failures import FailureRule
 from sweeps.tune.logger import loggers, no_automatic_loggers
 from sweeps.tune.recorder import JournalRecorder, recorded
@@ -44,10 +48,14 @@ from sweeps.tune.watchdog import HangWatchdog
 from trainable.result import EpochResult
 from trainable.tune_adapter import SweepTrainable
 
+logger = logging.getLogger(__name__)
+EXPERIMENT_ANALYSIS = "ray.tune.analysis.experiment_analysis"  # Ray's logger of the result grid
 
-class NewestFirstASHA(ASHAScheduler):
-    """ASHA that hands a free worker the newest pending trial whose actor is not starting, and
-    lets a resumed trial re-train the epochs the record has without judging them again.
+
+class SweepASHA(ASHAScheduler):
+    """ASHA that hands a free worker the oldest pending trial whose actor is not starting, and
+    lets a resumed trial re-train the epochs the record has without judging them again; a
+    pending trial the time budget ``cuts`` never starts.
 
     With actor reuse, Ray Tune gives the trial it picks a worker that has just freed up, and
     kills the actor that was starting for that trial. Ray picks the oldest pending trial: the
@@ -55,10 +63,9 @@ class NewestFirstASHA(ASHAScheduler):
     With trials shorter than a worker's start, each new worker arrived to find its trial taken
     and was killed, and the sweep ran in one process while others kept starting. So the pick is
     among the trials whose actor is at most a request waiting for resources, which costs
-    nothing to drop: the newest of them, the one the searcher proposed last, as the queued
-    trial. Were the newest pending trial taken whatever its actor, a worker that started late
-    lost its trial whenever it was the newest, as it often is (``ray_compat.starting_trials``;
-    ``tests/reliability/test_slow_worker.py``).
+    nothing to drop (``ray_compat.starting_trials``; ``tests/reliability/test_slow_worker.py``).
+    Among those, the oldest: the searcher proposes a trial for each that starts, and taking
+    the newest left an older one waiting for the whole search.
 
     The record's epochs of a resumed trial went on the first time (an epoch that ended the
     trial ends it in the record at once; see ``SweepRecord.settle``), and re-trained from a
@@ -69,17 +76,26 @@ class NewestFirstASHA(ASHAScheduler):
     and epoch, for :class:`~sweeps.tune.recorder.JournalRecorder` to record with the epoch.
     """
 
-    def __init__(self, judges: Callable[[str], bool] = lambda trial_id: True, **options: Any):
+    def __init__(
+        self,
+        judges: Callable[[str], bool] = lambda trial_id: True,
+        cuts: Callable[[str], bool] = lambda trial_id: False,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         self.judges = judges  # whether it decides on a trial, by Ray trial id
+        self.cuts = cuts  # whether the time budget stops a trial, by Ray trial id
         self.judged: dict[tuple[str, int], float] = {}  # the rung of each result it judged
 
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
         starting = ray_compat.starting_trials(tune_controller)
         pending = [t for t in tune_controller.get_trials() if t.status == Trial.PENDING]
+        for trial in [t for t in pending if self.cuts(t.trial_id)]:
+            tune_controller.stop_trial(trial)  # proposed, never trained: the budget is spent
+            pending.remove(trial)
         waiting = [t for t in pending if t not in starting]
         if waiting:
-            return waiting[-1]
+            return waiting[0]
         return None if pending else super().choose_trial_to_run(tune_controller)
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
@@ -93,20 +109,23 @@ class NewestFirstASHA(ASHAScheduler):
 
 
 class SweepStopper(tune.Stopper):
-    """Ends one trial once ``rule`` finds it stalled, and the sweep once ``stopping`` says so
-    (an error that repeats, see :mod:`sweeps.tune.failures`): Tune then stops every trial
-    that runs, which stays unfinished in the record."""
+    """Ends one trial once ``rule`` finds it stalled or the time budget ``cuts`` it (see
+    :mod:`sweeps.tune.deadline`), and the sweep once ``stopping`` says so (an error that
+    repeats, see :mod:`sweeps.tune.failures`): Tune then stops every trial that runs, which
+    stays unfinished in the record."""
 
     def __init__(
         self,
         rule: StoppingRule,
         judges: Callable[[str], bool] = lambda trial_id: True,
         stopping: Callable[[], bool] = lambda: False,
+        cuts: Callable[[str], bool] = lambda trial_id: False,
     ) -> None:
-        self.rule, self.judges, self.stopping = rule, judges, stopping
+        self.rule, self.judges, self.stopping, self.cuts = rule, judges, stopping, cuts
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
-        return self.judges(trial_id) and self.rule.stalled(EpochResult.of(result))
+        stalled = self.judges(trial_id) and self.rule.stalled(EpochResult.of(result))
+        return stalled or self.cuts(trial_id)
 
     def stop_all(self) -> bool:
         return self.stopping()
@@ -118,14 +137,21 @@ class ProgressTable(CLIReporter):
     have none, as the trials that the sweep's stop (``--fail-fast``) ends before they trained.
     """
 
+    def __init__(self, *args: Any, status: Callable[[], str] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.status = status  # a line above the table: the time budget spent and left
+
     def report(self, trials: list[Trial], done: bool, *sys_info: str) -> None:
         shown = [t for t in trials if t.status != Trial.TERMINATED or "val_loss" in t.last_result]
-        super().report(shown, done, *sys_info)
+        status = (self.status(),) if self.status else ()
+        super().report(shown, done, *status, *sys_info)
 
 
-def progress_table(columns: list[str]) -> CLIReporter:
-    """Ray's classic one-table progress view, best trials first, the metrics that matter."""
+def progress_table(columns: list[str], status: Callable[[], str] | None = None) -> CLIReporter:
+    """Ray's classic one-table progress view, best trials first, the metrics that matter;
+    ``status``: a line above it (a time budget's)."""
     return ProgressTable(
+        status=status,
         metric_columns=["epoch", "train_loss", "val_loss", "val_acc", "best_val_loss"],
         parameter_columns=columns,
         sort_by_metric=True,
@@ -145,7 +171,11 @@ def _trainable(cfg: SweepConfig, code: bytes | None) -> Any:
 
 
 def build(
-    cfg: SweepConfig, folder: SweepFolder, space: SpaceInfo, code: bytes | None = None
+    cfg: SweepConfig,
+    folder: SweepFolder,
+    space: SpaceInfo,
+    code: bytes | None = None,
+    budget: TimeBudget | None = None,
 ) -> tune.Tuner | None:
     """One new Ray experiment for what the record has left of the sweep: each phase's trials
     in turn (see :mod:`sweeps.phases` and :class:`~sweeps.tune.search.PhasedSearch`); None
@@ -153,15 +183,21 @@ def build(
 
     ASHA and the stopper judge the trials of a judged phase (the search's) only: the later
     phases' runs go to the full budget. ``code``: the user's objects that travel by value,
-    serialised (see :func:`trainable.user_code.payload`), for every worker.
+    serialised (see :func:`trainable.user_code.payload`), for every worker; ``budget``: the
+    clock of a sweep with a time budget (see :mod:`sweeps.tune.deadline`).
     """
     rule = StoppingRule(cfg.max_epochs, cfg.patience)
     search, *later = phases.of(cfg)
     record = search.record(folder)
     record.seed_sampler(sampler_for(cfg.sampler, space), cfg.seed)
+    deadline = None
+    if budget is not None:  # the search leaves time for confirmation's runs at full size
+        held = sum(_confirmation_left(phase, folder) for phase in later)
+        deadline = Deadline(budget, cfg, record, _workers(cfg), held)
     planned = PhasedSearch(
-        _phase(search, record, record, cfg, space),
-        [lambda phase=phase: _phase(phase, phase.record(folder), record, cfg, space)
+        _phase(search, record, record, cfg, space, deadline),
+        [lambda running, phase=phase: _phase(phase, phase.record(folder), record, cfg, space,
+                                             deadline, running)
          for phase in later],
         folder,
     )  # fmt: skip
@@ -169,14 +205,40 @@ def build(
         return None
     if record.stopped_on is not None:  # an earlier run stopped on an error: this one starts
         record.stop_on(None)
-    scheduler = NewestFirstASHA(
-        judges=planned.judges, time_attr="epoch", max_t=cfg.max_epochs,
+    cuts = (lambda trial_id: False) if deadline is None else (
+        lambda trial_id: deadline.stops(trial_id, planned.judges(trial_id))
+    )  # fmt: skip
+    scheduler = SweepASHA(
+        judges=planned.judges, cuts=cuts, time_attr="epoch", max_t=cfg.max_epochs,
         grace_period=cfg.grace_period, reduction_factor=cfg.reduction_factor,
     )  # fmt: skip
-    stopper = SweepStopper(rule, planned.judges, lambda: planned.stopped)
+    stopper = SweepStopper(rule, planned.judges, lambda: planned.stopped, cuts)
     trainable = _trainable(cfg, code)
     failures = _failures(cfg, record)
-    return _tuner(trainable, cfg, folder, space, planned, scheduler, stopper, rule, failures)
+    return _tuner(
+        trainable, cfg, folder, space, planned, scheduler, stopper, rule, failures, deadline
+    )
+
+
+def _confirmation_left(phase: Phase, folder: SweepFolder) -> int:
+    """The runs ``phase``, if it is confirmation, has left: as many as it asks, or was planned
+    with to fit a time budget, less those it has ended (a resumed sweep's)."""
+    if not isinstance(phase, Confirmation):
+        return 0
+    record = phase.record(folder)
+    sized = phase.sized(record.planned).cfg
+    ended = sum(trial.finished for trial in record.trials())
+    return max(0, sized.confirm_top * sized.confirm_seeds - ended)
+
+
+def _workers(cfg: SweepConfig) -> Callable[[], int]:
+    """How many trials the cluster runs at once now (``--max-concurrent`` at most)."""
+
+    def workers() -> int:
+        held = slots(ray.cluster_resources(), cfg.cpus_per_trial, cfg.gpus_per_trial)
+        return min(held, cfg.max_concurrent or held)
+
+    return workers
 
 
 def _failures(cfg: SweepConfig, record: SweepRecord) -> FailureRule:
@@ -187,20 +249,38 @@ def _failures(cfg: SweepConfig, record: SweepRecord) -> FailureRule:
 
 
 def _phase(
-    phase: Phase, record: SweepRecord, search: SweepRecord, cfg: SweepConfig, space: SpaceInfo
+    phase: Phase,
+    record: SweepRecord,
+    search: SweepRecord,
+    cfg: SweepConfig,
+    space: SpaceInfo,
+    deadline: Deadline | None = None,
+    running: int = 0,
 ) -> SweepSearch | None:
     """The searcher of one phase's trials: those its ``record`` has left unfinished, then the
-    rest of its plan, made from the ``search`` record (which has every search trial's end by
-    the time a later phase's turn comes); None when it has none to run."""
+    rest of its plan, made from the ``search`` record with ``running`` of its trials still
+    running (see :class:`~sweeps.tune.search.PhasedSearch`); None when it has none to run.
+
+    With a time budget (``deadline``), a later phase is planned, once, to fit the time left
+    (see :meth:`~sweeps.phases.Phase.fit`); its record keeps the plan for a ``--resume``.
+    """
     record.settle(StoppingRule(cfg.max_epochs, cfg.patience))
-    num_trials = phase.plan(record, search.trials())
+    if deadline is not None and not phase.judged and record.planned is None:
+        deadline.plan(phase, record, search.trials())
+    phase = phase.sized(record.planned)
+    num_trials = phase.plan(record, search.trials(), running)
     unfinished = [trial for trial in record.trials() if not trial.finished]
-    if not unfinished and len(record) >= num_trials:
+    if not unfinished and num_trials is not None and len(record) >= num_trials:
         return None
+    if deadline is None:
+        may_propose = lambda: True  # noqa: E731
+    else:
+        may_propose = deadline.search_open if phase.judged else deadline.later_open
     return SweepSearch(
         record, SweepSpace(cfg.space, space.vocabulary, space.text),
         folder=record.folder, num_trials=num_trials, unfinished=unfinished, phase=phase,
-        search=search,
+        search=search, may_propose=may_propose,
+        replan=lambda now_running: phase.plan(record, search.trials(), now_running),
     )  # fmt: skip
 
 
@@ -210,11 +290,13 @@ def _tuner(
     folder: SweepFolder,
     space: SpaceInfo,
     searcher: PhasedSearch,
-    scheduler: NewestFirstASHA,
+    scheduler: SweepASHA,
     stopper: tune.Stopper,
     rule: StoppingRule,
     failures: FailureRule,
+    deadline: Deadline | None = None,
 ) -> tune.Tuner:
+    cut = set() if deadline is None else deadline.cut
     return tune.Tuner(
         trainable,
         param_space=cfg.trial_settings(),
@@ -242,20 +324,32 @@ def _tuner(
                 checkpoint_at_end=True,
             ),
             callbacks=[
-                JournalRecorder(searcher, folder, rule, scheduler.judged, failures),
+                JournalRecorder(searcher, folder, rule, scheduler.judged, failures, cut),
+                *([] if deadline is None else [deadline]),
                 *loggers(folder.tensorboard_dir(), space.distributions),
                 *([HangWatchdog(cfg.trial_timeout, folder)] if cfg.trial_timeout else []),
             ],
-            progress_reporter=progress_table(space.always),
+            progress_reporter=progress_table(space.always, deadline and deadline.status),
             verbose=1,
         ),
     )
 
 
 def fit(sweep: tune.Tuner) -> tune.ResultGrid:
-    """Run the sweep with the loggers it passes, and none that Tune would add."""
-    with no_automatic_loggers():
-        return sweep.fit()
+    """Run the sweep with the loggers it passes, and none that Tune would add.
+
+    Tune's result grid, which the sweep does not read (its record is the truth), warns of each
+    trial that left no result file: those a time budget or ``--fail-fast`` stopped before
+    they trained, which the record and the summary already name; its warning is left out.
+    """
+    analysis = logging.getLogger(EXPERIMENT_ANALYSIS)
+    level = analysis.level
+    analysis.setLevel(logging.ERROR)
+    try:
+        with no_automatic_loggers():
+            return sweep.fit()
+    finally:
+        analysis.setLevel(level)
 
 
 def ray_filesystem(folder: SweepFolder) -> pyarrow.fs.FileSystem | None:

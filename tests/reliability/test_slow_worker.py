@@ -3,7 +3,7 @@
 Ray Tune with actor reuse gives a trial to a worker that has just freed up and kills the
 actor that was starting for it. Picking the oldest pending trial, as Ray does, took the late
 worker's trial every time, and the sweep ran in one process; picking the newest took it
-whenever the late worker's trial was the newest. ``NewestFirstASHA`` picks the newest whose
+whenever the late worker's trial was the newest. ``SweepASHA`` picks the oldest whose
 actor is not starting.
 """
 

@@ -145,7 +145,7 @@ def test_tensorboard_lists_the_users_hyperparameters(cnn_sweep):
     content = accumulator.PluginTagToContent(metadata.PLUGIN_NAME)[metadata.EXPERIMENT_TAG]
     experiment = metadata.parse_experiment_plugin_data(content)
     infos = {info.name: info for info in experiment.hparam_infos}
-    assert set(infos) == set(CNN_SEARCHED)
+    assert set(infos) == {*CNN_SEARCHED, "stop_reason"}  # and why each trial ended
     width = infos["width"].domain_interval
     assert (width.min_value, width.max_value) == (4, 12)
     assert list(infos["batch_size"].domain_discrete) == [32, 64]

@@ -60,7 +60,7 @@ def test_the_sweep_modules_are_imported_while_ray_starts(monkeypatch, folder):
     monkeypatch.setattr(run, "ray_session", session)
     monkeypatch.setattr(run.cluster, "check_resources", lambda cfg: None)
     monkeypatch.setattr(run.cluster, "check_shared_storage", lambda folder: None)
-    monkeypatch.setattr(tuner, "build", lambda cfg, folder, space, code: None)
+    monkeypatch.setattr(tuner, "build", lambda cfg, folder, space, code, budget: None)
     monkeypatch.setattr(outputs, "write", lambda cfg, folder: None)
     run.run(run.Plan(resumed, folder=folder, space=SimpleNamespace(text=None), runtime_env={}))
     [(names, thread)] = imported
@@ -84,7 +84,7 @@ def test_the_results_are_written_while_ray_shuts_down(monkeypatch, folder):
     monkeypatch.setattr(outputs, "write", write_results)
     monkeypatch.setattr(run.cluster, "check_resources", lambda cfg: None)
     monkeypatch.setattr(run.cluster, "check_shared_storage", lambda folder: None)
-    monkeypatch.setattr(tuner, "build", lambda cfg, folder, space, code: None)
+    monkeypatch.setattr(tuner, "build", lambda cfg, folder, space, code, budget: None)
     plan = run.Plan(resumed, folder=folder, space=SimpleNamespace(text=None), runtime_env={})
     assert run.run(plan) is written
 

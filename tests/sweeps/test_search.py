@@ -30,7 +30,7 @@ from sweeps.tune.search import (
     sampler_for,
     tpe_sampler,
 )
-from sweeps.tune.tuner import SweepStopper
+from sweeps.tune.tuner import SweepStopper, _phase
 from trainable import TrialConfigError
 from trainable.tune_adapter import RESUME
 
@@ -111,29 +111,47 @@ def test_a_resumed_sweep_hands_out_its_unfinished_trials_first_then_asks(folder)
     assert SweepRecord(folder).trials()[1].ray_trials == ["a1", "b1"]
 
 
-def test_the_next_phase_starts_once_every_trial_of_the_one_before_has_ended(folder):
+def test_the_next_phase_begins_at_the_search_tail_with_the_runs_already_certain(folder):
+    """Confirmation of the best 2 configurations: with 3 search trials running none is
+    certain; with one running, the best ended one is (that trial can push it down one place
+    only), and its run takes the free worker; once the search has ended, the rest of the plan."""
+    cfg = config.SweepConfig(confirm_top=2, confirm_seeds=1)
+    space = check_space("default", cfg.trial_settings(), MLP)
+    search_record = SweepRecord(folder)
+    confirm = Confirmation(cfg)
     made = []
 
-    def later() -> SweepSearch:
-        made.append([t.finished for t in SweepRecord(folder).trials()])  # what it is made from
-        return confirmation(folder)
+    def later(running):
+        made.append(running)
+        return _phase(confirm, confirm.record(folder), search_record, cfg, space, None, running)
 
-    phases = PhasedSearch(searcher(folder, 2), [later, lambda: None], folder)
-    first, second = phases.suggest("a"), phases.suggest("b")
+    phases = PhasedSearch(searcher(folder, 3), [later], folder)
+    proposed = {trial_id: phases.suggest(trial_id) for trial_id in "abc"}
+    assert phases.suggest("d") is None and made == [3]  # nothing certain: wait
     recorder = JournalRecorder(phases, folder, RULE)
-    recorder.on_trial_result(0, [], ray_trial("a", first), result(1, 0.9))
-    assert phases.suggest("c") is None and not made  # a and b still run: wait
-    for trial_id, proposed in (("a", first), ("b", second)):
+
+    def ends(trial_id, loss):
+        last = result(5, loss, done=True)
+        recorder.on_trial_result(0, [], ray_trial(trial_id, proposed[trial_id]), last)
         phases.on_trial_complete(trial_id)  # Tune tells the searcher, then its callbacks
-        ended = ray_trial(trial_id, proposed, result(2, 0.8, done=True))
-        recorder.on_trial_complete(0, [], ended)
-    assert phases.suggest("c")["trial_index"] == 0 and made == [[True, True]]
-    assert phases.judges("a") and phases.judges("b") and not phases.judges("c")
-    assert phases.record_of("c").study.study_name == "confirm"
-    assert phases.trial_name(ray_trial("c", {})).endswith("_c")
-    phases.on_trial_complete("c")
-    assert phases.suggest("d") == Searcher.FINISHED  # the last phase had nothing to run
-    assert [t.ray_trials for t in SweepRecord(folder).trials()] == [["a"], ["b"]]
+        recorder.on_trial_complete(0, [], ray_trial(trial_id, proposed[trial_id], last))
+
+    ends("a", 0.5)
+    assert phases.suggest("d") is None and made == [3, 2]
+    ends("b", 0.4)
+    early = phases.suggest("d")  # b's configuration is certain to be among the best 2
+    assert early["trial_index"] == proposed["b"]["trial_index"] and made == [3, 2, 1]
+    assert phases.judges("c") and not phases.judges("d")
+    assert phases.record_of("d").study.study_name == "confirm"
+    ends("c", 0.3)
+    last = phases.suggest("e")  # the search has ended: the rest of the plan, c's run
+    assert last["trial_index"] == proposed["c"]["trial_index"] and made == [3, 2, 1]
+    assert phases.suggest("f") is None  # d and e still run; nothing later
+    phases.on_trial_complete("d")
+    phases.on_trial_complete("e")
+    assert phases.suggest("f") == Searcher.FINISHED
+    runs = confirm.record(folder).trials()
+    assert sorted(r.origin for r in runs) == sorted(proposed[t]["trial_index"] for t in "bc")
 
 
 def test_with_the_search_done_a_resumed_sweep_goes_on_with_the_next_phase(folder):
@@ -143,9 +161,9 @@ def test_with_the_search_done_a_resumed_sweep_goes_on_with_the_next_phase(folder
         0, [], ray_trial("a", proposed, result(5, 0.5, done=True))
     )
     later = confirmation(folder)
-    phases = PhasedSearch(None, [lambda: later], folder)
+    phases = PhasedSearch(None, [lambda running: later], folder)
     assert phases.pending and phases.suggest("b") is not None and not phases.judges("b")
-    assert not PhasedSearch(None, [lambda: None], folder).pending
+    assert not PhasedSearch(None, [lambda running: None], folder).pending
 
 
 def test_a_trial_stopped_with_the_sweep_is_left_to_go_on(folder):
@@ -178,7 +196,7 @@ def test_a_failed_trial_is_handed_out_again_from_its_checkpoint_before_the_next_
     folder, raising
 ):
     made = []
-    phases = PhasedSearch(searcher(folder, 1), [lambda: made.append(1)], folder)
+    phases = PhasedSearch(searcher(folder, 1), [lambda running: made.append(running)], folder)
     rule = FailureRule(max_failures=1, fail_fast=3)
     recorder = JournalRecorder(phases, folder, RULE, failures=rule)
     first = phases.suggest("a")
@@ -194,7 +212,7 @@ def test_a_failed_trial_is_handed_out_again_from_its_checkpoint_before_the_next_
     failed(phases, recorder, "b", retry, result(2, 0.8), ("OSError: 2", "OSError: 2"), raising)
     [trial] = SweepRecord(folder).trials()  # --max-failures 1: no second retry
     assert (trial.status, trial.error, trial.ray_trials) == ("ERROR", "OSError: 2", ["a", "b"])
-    assert phases.suggest("c") == Searcher.FINISHED and made == [1]
+    assert phases.suggest("c") == Searcher.FINISHED and made == [0]
 
 
 def test_an_error_that_ends_the_first_trials_stops_the_sweep(folder, raising, tmp_path):
@@ -272,7 +290,7 @@ def test_tpe_models_the_conditional_momentum_jointly_and_warns_of_nothing():
 
 
 def test_an_epoch_is_recorded_with_its_asha_rung_and_a_resumed_trials_once(folder):
-    """The rung NewestFirstASHA judged an epoch at goes into its record; the epochs a resumed
+    """The rung SweepASHA judged an epoch at goes into its record; the epochs a resumed
     trial re-trains up to its last recorded one keep their first record, rung included."""
     first = phased(folder, 1)
     trial = ray_trial("a", first.suggest("a"))

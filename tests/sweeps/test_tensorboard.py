@@ -19,6 +19,7 @@ from tensorboard.plugins.custom_scalar import metadata as custom_scalar
 from tensorboard.plugins.hparams import metadata
 
 from search_spaces import Vocabulary
+from sweeps.record import REASONS
 from sweeps.space import check_space
 from sweeps.tensorboard import logdir_spec, main
 from sweeps.tune.logger import AUTO_LOGGERS, TensorBoardLogger
@@ -48,7 +49,10 @@ def test_the_experiment_config_has_every_searched_hyperparameter_and_the_metrics
     experiment = metadata.parse_experiment_plugin_data(
         hparams_content(sweep["folder"] / "tensorboard", metadata.EXPERIMENT_TAG)
     )
-    assert {info.name for info in experiment.hparam_infos} == SWEPT
+    # and why each trial ended, among the reasons the record knows
+    assert {info.name for info in experiment.hparam_infos} == SWEPT | {"stop_reason"}
+    reason = next(info for info in experiment.hparam_infos if info.name == "stop_reason")
+    assert sorted(v.string_value for v in reason.domain_discrete.values) == sorted(REASONS)
     lr = next(info for info in experiment.hparam_infos if info.name == "lr")
     assert (lr.domain_interval.min_value, lr.domain_interval.max_value) == (1e-3, 0.3)
     shown = {m.name.tag: m.display_name for m in experiment.metric_infos}
@@ -96,7 +100,9 @@ def test_each_trial_has_its_hyperparameters_and_epoch_curves(sweep):
     for trial in sweep["trials"]:
         run = runs[f"trial_{trial['trial_index']:03d}"]
         expected = {k: trial[k] for k in SWEPT if trial[k] is not None}
-        assert session_values(run) == pytest.approx(expected)
+        assert session_values(run) == pytest.approx(
+            {**expected, "stop_reason": trial["stop_reason"]}
+        )
         scalars = read(run)
         assert set(scalars.Tags()["scalars"]) == SCALAR_TAGS  # no Ray bookkeeping
         rows = [e for e in sweep["epochs"] if e["trial_id"] == trial["trial_id"]]
@@ -162,7 +168,7 @@ def test_the_cli_serves_the_hparams_plugin_on_loopback(sweep):
         for group in groups:
             assert {m["name"]["tag"] for m in group["metricValues"]} == METRIC_TAGS
         experiment = post(url + "/data/plugin/hparams/experiment", {"experimentName": ""})
-        assert {h["name"] for h in experiment["hparamInfos"]} == SWEPT
+        assert {h["name"] for h in experiment["hparamInfos"]} == SWEPT | {"stop_reason"}
     finally:
         server.terminate()
         server.wait(timeout=30)

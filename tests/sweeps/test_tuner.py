@@ -7,19 +7,19 @@ from types import SimpleNamespace
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
-from sweeps.tune.tuner import NewestFirstASHA, progress_table
+from sweeps.tune.tuner import SweepASHA, progress_table
 from trainable.tune_adapter import RESUME, RESUME_RECORDED
 
 
-def asha() -> NewestFirstASHA:
+def asha(**options) -> SweepASHA:
     """Rungs at epochs 1, 3 and 9, as a sweep's --grace-period 1 --reduction-factor 3."""
-    return NewestFirstASHA(
+    return SweepASHA(
         time_attr="epoch", metric="val_loss", mode="min",
-        max_t=10, grace_period=1, reduction_factor=3,
+        max_t=10, grace_period=1, reduction_factor=3, **options,
     )  # fmt: skip
 
 
-def added(scheduler: NewestFirstASHA, config: dict | None = None) -> Trial:
+def added(scheduler: SweepASHA, config: dict | None = None) -> Trial:
     trial = Trial("SweepTrainable", config=config or {}, stub=True)
     scheduler.on_trial_add(None, trial)
     return trial
@@ -86,13 +86,25 @@ def pending(count: int) -> list[Trial]:
     return trials
 
 
-def test_a_free_worker_takes_the_newest_pending_trial_whose_actor_is_not_starting():
+def test_a_free_worker_takes_the_oldest_pending_trial_whose_actor_is_not_starting():
     """A late worker's trial (its actor starting, the newest) is left to it; the trial whose
-    actor is only a request takes the free worker."""
+    actor is only a request takes the free worker, the oldest such first (the newest first
+    left an early trial waiting while each start brought a newer one)."""
     queued, late = pending(2)
     assert asha().choose_trial_to_run(Controller([queued, late], {late})) is queued
     newest = pending(1)[0]
-    assert asha().choose_trial_to_run(Controller([queued, late, newest], {late})) is newest
+    assert asha().choose_trial_to_run(Controller([queued, late, newest], {late})) is queued
+    assert asha().choose_trial_to_run(Controller([late, newest], {late})) is newest
+
+
+def test_a_pending_trial_the_time_budget_cuts_is_stopped_and_never_taken():
+    cut, kept = pending(2)
+    stopped = []
+    controller = Controller([cut, kept], set())
+    controller.stop_trial = stopped.append
+    scheduler = asha(cuts=lambda trial_id: trial_id == cut.trial_id)
+    assert scheduler.choose_trial_to_run(controller) is kept
+    assert stopped == [cut]
 
 
 def test_with_only_starting_trials_pending_none_is_taken():
