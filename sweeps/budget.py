@@ -5,8 +5,9 @@ The whole command ends within its allowance: Ray's start, the search, the later 
 (confirmation, the audit), the single test reading, the outputs and Ray's shutdown.
 
 - The search proposes trials until the time left is what follows it needs: the outputs'
-  reserve (:func:`reserve`), one epoch (a running trial stops at its next result) and the
-  later phases' runs at full size as the measured epoch time says, but never more than
+  reserve (:func:`reserve`, which grows with the trials), one epoch (a running trial stops at
+  its next result) and the later phases' runs at full size as the measured epoch time says,
+  but never more than
   :data:`LATER_SHARE` of the allowance. Its trials still running then are stopped at their
   next epoch (stop reason ``budget``).
 - A later phase is planned when its turn comes, from the time left and the epoch time
@@ -29,11 +30,13 @@ from dataclasses import dataclass, field
 # A duration as a user writes it: seconds (90, 90s), minutes (30m), hours (2h), or a sum (1h30m).
 DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([smhd])")
 UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-# Fixed costs of a sweep on a small machine (2 cores; docs/cli.md has the measurements): Ray's
-# start and a first worker's imports before the first epoch, and after the last trial the
-# tables, the test reading, the report and Ray's shutdown, which grow a little with the sweep.
+# Fixed costs of a sweep on a small machine (2 cores; benchmarks/README.md has the
+# measurements): Ray's start and a first worker's imports before the first epoch; after the last
+# trial, the tables, the test reading, the report and Ray's shutdown, with a share of the budget
+# for what runs late, and the TensorBoard runs and the report's curves, which grow with the
+# trials (25 ms a trial: 10 ms of TensorBoard run and 18 ms of report, measured at 103 trials).
 STARTUP_S = 8.0
-RESERVE_S, RESERVE_SHARE = 4.0, 0.03
+RESERVE_S, RESERVE_SHARE, RESERVE_PER_TRIAL_S = 4.0, 0.02, 0.025
 # The later phases (confirmation, the audit) are held at most this share of the allowance.
 LATER_SHARE = 0.3
 EPOCHS_KEPT = 64  # the newest epoch times the estimate is the median of
@@ -73,9 +76,9 @@ def shown(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def reserve(allowance: float) -> float:
-    """Seconds kept after the last trial for the outputs and Ray's shutdown."""
-    return RESERVE_S + RESERVE_SHARE * allowance
+def reserve(allowance: float, trials: int = 0) -> float:
+    """Seconds kept after the last trial for the outputs of ``trials`` and Ray's shutdown."""
+    return RESERVE_S + RESERVE_SHARE * allowance + RESERVE_PER_TRIAL_S * trials
 
 
 def minimum() -> float:
@@ -127,6 +130,7 @@ class TimeBudget:
     epoch_times: list[float] = field(default_factory=list)  # seconds, newest last
     first_epochs: list[float] = field(default_factory=list)  # a trial's start to its first
     search_closed: bool = False
+    trials: int = 0  # the trials the outputs will hold, so far
 
     @property
     def end(self) -> float:
@@ -134,7 +138,7 @@ class TimeBudget:
 
     @property
     def reserve(self) -> float:
-        return reserve(self.allowance)
+        return reserve(self.allowance, self.trials)
 
     def elapsed(self) -> float:
         return self.clock() - self.started

@@ -76,7 +76,10 @@ def candidates(search: list[TrialRecord], top: int) -> list[TrialRecord]:
 
 
 def interval95(values: list[float]) -> tuple[float, float, float]:
-    """Mean and Student's t 95% interval of the mean (the mean alone, twice, for one value)."""
+    """Mean and Student's t 95% interval of the mean (the mean alone, twice, for one value;
+    infinite, for a value that is not finite: a run that diverged or failed)."""
+    if not all(math.isfinite(value) for value in values):
+        return math.inf, math.inf, math.inf
     mean = statistics.fmean(values)
     if len(values) < 2:
         return mean, mean, mean

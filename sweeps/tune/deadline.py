@@ -129,6 +129,7 @@ class Deadline(Callback):
 
     def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any):
         self._last[trial.trial_id] = time.monotonic()
+        self.budget.trials += 1  # one more for the outputs (a retry counts again: a margin)
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict,
                         **info: Any) -> None:  # fmt: skip

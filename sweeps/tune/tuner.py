@@ -193,6 +193,7 @@ def build(
     deadline = None
     if budget is not None:  # the search leaves time for confirmation's runs at full size
         held = sum(_confirmation_left(phase, folder) for phase in later)
+        budget.trials = len(record) + sum(len(phase.record(folder)) for phase in later)
         deadline = Deadline(budget, cfg, record, _workers(cfg), held)
     planned = PhasedSearch(
         _phase(search, record, record, cfg, space, deadline),

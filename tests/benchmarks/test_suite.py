@@ -138,7 +138,7 @@ def test_table_aligns_columns_and_spells_out_what_was_never_reached():
     ("args", "message"),
     [
         (["--sections", "loop,bogus"], "unknown section 'bogus'"),
-        (["--workloads", "large"], "unknown workload 'large'; valid: reference, medium"),
+        (["--workloads", "huge"], "unknown workload 'huge'; valid: reference, medium, large"),
         (["--contenders", "ours,bogus"], "unknown contender 'bogus'; valid: ours, ours-search,"),
     ],
 )

@@ -37,6 +37,8 @@ def test_the_interval_is_students_t_over_the_runs():
     half = stats.t.ppf(0.975, 2) / math.sqrt(3)
     assert (mean, low, high) == pytest.approx((2.0, 2.0 - half, 2.0 + half))
     assert confirm.interval95([0.5]) == (0.5, 0.5, 0.5)
+    # A run that diverged or failed has no finite loss: nor has its configuration's mean.
+    assert confirm.interval95([0.5, math.inf, 0.7]) == (math.inf, math.inf, math.inf)
 
 
 def test_the_plan_is_each_configuration_times_each_seed_once_even_after_a_kill(folder, epoch):
