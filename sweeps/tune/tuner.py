@@ -192,8 +192,9 @@ def build(
     record.seed_sampler(sampler_for(cfg.sampler, space), cfg.seed)
     deadline = None
     if budget is not None:  # the search leaves time for confirmation's runs at full size
-        held = sum(_confirmation_left(phase, folder) for phase in later)
-        budget.trials = len(record) + sum(len(phase.record(folder)) for phase in later)
+        records = [(phase, phase.record(folder)) for phase in later]
+        held = sum(_confirmation_left(phase, phase_record) for phase, phase_record in records)
+        budget.trials = len(record) + sum(len(phase_record) for _, phase_record in records)
         deadline = Deadline(budget, cfg, record, _workers(cfg), held)
     planned = PhasedSearch(
         _phase(search, record, record, cfg, space, deadline),
@@ -221,12 +222,11 @@ def build(
     )
 
 
-def _confirmation_left(phase: Phase, folder: SweepFolder) -> int:
-    """The runs ``phase``, if it is confirmation, has left: as many as it asks, or was planned
-    with to fit a time budget, less those it has ended (a resumed sweep's)."""
+def _confirmation_left(phase: Phase, record: SweepRecord) -> int:
+    """The runs ``phase`` (its ``record``), if it is confirmation, has left: as many as it asks,
+    or was planned with to fit a time budget, less those it has ended (a resumed sweep's)."""
     if not isinstance(phase, Confirmation):
         return 0
-    record = phase.record(folder)
     sized = phase.sized(record.planned).cfg
     ended = sum(trial.finished for trial in record.trials())
     return max(0, sized.confirm_top * sized.confirm_seeds - ended)
@@ -266,10 +266,11 @@ def _phase(
     (see :meth:`~sweeps.phases.Phase.fit`); its record keeps the plan for a ``--resume``.
     """
     record.settle(StoppingRule(cfg.max_epochs, cfg.patience))
+    ended = search.trials()
     if deadline is not None and not phase.judged and record.planned is None:
-        deadline.plan(phase, record, search.trials())
+        deadline.plan(phase, record, ended)
     phase = phase.sized(record.planned)
-    num_trials = phase.plan(record, search.trials(), running)
+    num_trials = phase.plan(record, ended, running)
     unfinished = [trial for trial in record.trials() if not trial.finished]
     if not unfinished and num_trials is not None and len(record) >= num_trials:
         return None
