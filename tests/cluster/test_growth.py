@@ -35,19 +35,39 @@ RAY_ENV = {
     "RAY_AUTH_MODE": "disabled",
     "RAY_USAGE_STATS_ENABLED": "0",
 }
-# Trials of seconds each, so that new workers start (imports: seconds) well before the sweep's
-# end.
-TRIALS = ["--space", "small", "--hidden", "64", "--num-trials", "16", "--max-epochs", "60",
-          "--patience", "60", "--grace-period", "20", "--confirm-seeds", "0",
-          "--checkpoint-every", "10"]  # fmt: skip
+# Trials of seconds each, bound by time rather than by this machine's 2 cores: every batch of
+# this user model sleeps, so an epoch takes about 0.2 s however many trials share the cores, a
+# run to 30 epochs 6 s, and a sweep on one CPU slot lasts well past a new node's start (its
+# worker processes' imports: 10-20 s on a busy machine). A sweep of CPU-bound epochs ended
+# before the joined node's workers were up.
+SLEEPY_MODEL = """
+import time
+from torch import nn
+
+
+class SleepyMLP(nn.Module):
+    def __init__(self, num_classes, num_features, activation=nn.ReLU):
+        super().__init__()
+        pieces = getattr(activation(), "pieces", 1)  # maxout takes pairs
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(num_features, 32 * pieces),
+                                 activation(), nn.Linear(32, num_classes))
+
+    def forward(self, x):
+        time.sleep(0.006)
+        return self.net(x)
+"""
+TRIALS = ["--num-trials", "16", "--max-epochs", "30", "--patience", "30", "--grace-period", "10",
+          "--confirm-seeds", "0", "--checkpoint-every", "10"]  # fmt: skip
 
 
 def sweep(address: str, storage: Path, *args: str) -> subprocess.Popen:
     """``python -m sweeps.run`` joining the cluster at ``address``, in a session of its own."""
     log = (storage / "sweep.log").open("ab")
+    model = storage / "sleepy_model.py"
+    model.write_text(SLEEPY_MODEL)
     return subprocess.Popen(
         [sys.executable, "-m", "sweeps.run", "--address", address, "--storage", str(storage),
-         "--name", "grow", *TRIALS, *args],
+         "--name", "grow", "--model", f"{model}:SleepyMLP", *TRIALS, *args],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         env={**os.environ, **RAY_ENV},
     )  # fmt: skip
