@@ -26,7 +26,7 @@ def test_quick_suite_prints_a_table_per_section_and_writes_the_figures(tmp_path)
     out = tmp_path / "figures.json"
     ray_tmp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # Ray's socket paths must stay short
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--trials", "4", "--workloads", "medium",
+        [sys.executable, "-m", "benchmarks", "--quick", "--trials", "4", "--workloads", "reference",
          "--sections", "compare,loop,checkpoint", "--json", str(out), "--plots", str(tmp_path)],
         capture_output=True, text=True, timeout=900, check=False,
         env={**os.environ, "RAY_TMPDIR": ray_tmp},
@@ -36,12 +36,12 @@ def test_quick_suite_prints_a_table_per_section_and_writes_the_figures(tmp_path)
     figures = json.loads(out.read_text())  # strict JSON: never-reached figures are null
     assert {"torch", "ray", "optuna", "cpus", "date"} <= set(figures["machine"])
 
-    medium = figures["compare"]["medium"]
-    assert [row["contender"] for row in medium["rows"]] == LABELS
-    assert medium["target_val_loss"] == next(
-        row["best_val_loss"] for row in medium["rows"] if row["contender"].startswith("Optuna")
+    reference = figures["compare"]["reference"]
+    assert [row["contender"] for row in reference["rows"]] == LABELS
+    assert reference["target_val_loss"] == next(
+        row["best_val_loss"] for row in reference["rows"] if row["contender"].startswith("Optuna")
     )
-    for row in medium["rows"]:
+    for row in reference["rows"]:
         assert row["trials"] == 4
         assert 0 < row["epochs"] <= 4 * 8 + 3 * 3 * 8  # search, and confirmation's 3 x 3 runs
         assert 0 < row["first_result_s"] < row["wall_s"]
@@ -49,15 +49,15 @@ def test_quick_suite_prints_a_table_per_section_and_writes_the_figures(tmp_path)
         assert row["wall_ratio"] > 0 and row["quality_ratio"] > 0
         assert row["to_target_s"] is None or row["first_result_s"] <= row["to_target_s"]
         assert row["driver_rss_mb"] > 0 and row["worker_rss_mb"] > 0
-    by_label = {row["contender"]: row for row in medium["rows"]}
+    by_label = {row["contender"]: row for row in reference["rows"]}
     assert by_label["random search, no pruning"]["epochs"] == 4 * 8  # every trial to the end
     assert by_label["Optuna alone (TPE + SHA)"]["wall_ratio"] == 1
-    for run in medium["runs"]:  # every run's curve: best so far, falling, within its wall time
+    for run in reference["runs"]:  # every run's curve: best so far, falling, within its wall time
         times = [at for at, _ in run["best_so_far"]]
         bests = [best for _, best in run["best_so_far"]]
         assert times == sorted(times) and times[0] > 0 and times[-1] <= run["wall_s"]
         assert bests == sorted(bests, reverse=True) and bests[-1] == run["best_val_loss"]
-    assert (tmp_path / "medium.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "reference.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "wall ratio ours/Optuna alone" in proc.stdout
 
     loops = {row["loop"]: row for row in figures["loop"]}
