@@ -28,8 +28,11 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, Callable[[str], None]], list[d
     "checkpoint": lambda a, log: sections.checkpoint_cost(a.quick),
     "warm": lambda a, log: sections.warm_head(a.quick, log),
     "budget": lambda a, log: sections.time_budget(a.quick, log),
+    "asha": lambda a, log: sections.asha(a.workload_names, a.seeds, a.quick, log),
 }
 COMPARE = "compare"  # the section that runs the contenders on each of --workloads
+# Sections outside the default run: asha's grid is 7 settings x the seeds x the workloads.
+OPT_IN = ("asha",)
 
 
 def machine() -> dict:
@@ -115,13 +118,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a short version of every section")
     parser.add_argument(
-        "--seeds", type=_seeds, default=None, help="compare: sweep seeds (0,1,2; quick: 0)"
+        "--seeds", type=_seeds, default=None, help="compare, asha: sweep seeds (0,1,2; quick: 0)"
     )
     parser.add_argument(
-        "--sections", default=",".join([COMPARE, *SECTIONS]), help="comma-separated sections"
+        "--sections",
+        default=",".join([COMPARE, *(s for s in SECTIONS if s not in OPT_IN)]),
+        help=f"comma-separated sections ({', '.join(OPT_IN)}: only when named)",
     )
     parser.add_argument(
-        "--workloads", default=",".join(WORKLOADS), help="compare: comma-separated workloads"
+        "--workloads", default=",".join(WORKLOADS), help="compare, asha: comma-separated workloads"
     )
     parser.add_argument(
         "--trials", type=_positive, default=None,
@@ -138,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     args.seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
     try:
         chosen = _names(args.sections, {COMPARE: None, **SECTIONS}, "section")
-        workloads = _names(args.workloads, WORKLOADS, "workload")
+        workloads = args.workload_names = _names(args.workloads, WORKLOADS, "workload")
         args.contenders = _names(args.contenders, compare.CONTENDERS, "contender")
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

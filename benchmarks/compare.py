@@ -29,7 +29,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 BASELINE = "optuna"  # the ratios' denominator: what a user would write instead of a service
 
 
-def _ours(*flags: str) -> Callable[[Path, Workload], dict]:
+def ours(*flags: str) -> Callable[[Path, Workload], dict]:
     def contender(out: Path, workload: Workload) -> dict:
         """``python -m sweeps.run`` with its shipped defaults but ``flags``, on the workload."""
         args = ["sweeps.run", "--name", "bench", "--storage", str(out), *workload.sweep_options()]
@@ -89,9 +89,9 @@ class Contender:
 
 
 CONTENDERS = {  # by the names --contenders takes
-    "ours": Contender("sweeps (ours, defaults)", _ours()),
-    "ours-search": Contender("sweeps, no confirmation", _ours("--confirm-seeds", "0")),
-    "ours-gp": Contender("sweeps, --sampler gp", _ours("--sampler", "gp")),
+    "ours": Contender("sweeps (ours, defaults)", ours()),
+    "ours-search": Contender("sweeps, no confirmation", ours("--confirm-seeds", "0")),
+    "ours-gp": Contender("sweeps, --sampler gp", ours("--sampler", "gp")),
     "optuna": Contender("Optuna alone (TPE + SHA)", _module("benchmarks.optuna_alone")),
     "ray-docs": Contender("Ray Tune docs style", _module("benchmarks.ray_docs")),
     "random": Contender(

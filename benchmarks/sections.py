@@ -1,15 +1,17 @@
-"""The suite's other sections: the training loop, checkpoint cost, scale, a warm head, and
-sweeps that fit a time budget."""
+"""The suite's other sections: the training loop, checkpoint cost, scale, a warm head,
+sweeps that fit a time budget, and ASHA's and the stopper's settings over seeds."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -271,3 +273,48 @@ def _env(**values: str) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+# (grace period, reduction factor, patience): the shipped setting first, then one knob moved
+# at a time either way.
+ASHA_SETTINGS = [(2, 3, 5), (1, 3, 5), (4, 3, 5), (2, 2, 5), (2, 4, 5), (2, 3, 3), (2, 3, 10)]
+
+
+def asha(workloads: list[str], seeds: list[int], quick: bool, log: Callable[[str], None]
+         ) -> list[dict]:  # fmt: skip
+    """Our search alone (``--confirm-seeds 0``) on each workload with each of
+    :data:`ASHA_SETTINGS`, over ``seeds``, the settings taking turns in an order that rotates
+    from seed to seed. Each row is the medians over the seeds; ``to_target_s`` is when the
+    best val_loss so far first reached the shipped setting's median final best val_loss, and
+    the ratios are to the shipped setting's wall and best val_loss."""
+    rows = []
+    for name in workloads:
+        workload = WORKLOADS[name].sized(quick)
+        runs: dict[tuple[int, int, int], list[dict]] = {s: [] for s in ASHA_SETTINGS}
+        for round_, seed in enumerate(seeds):
+            turn = round_ % len(ASHA_SETTINGS)
+            for setting in ASHA_SETTINGS[turn:] + ASHA_SETTINGS[:turn]:
+                grace, factor, patience = setting
+                sized = replace(workload, seed=seed, grace_period=grace, reduction_factor=factor)
+                search = compare.ours("--confirm-seeds", "0", "--patience", str(patience))
+                with tempfile.TemporaryDirectory(prefix="bench-") as out:
+                    run = compare.anytime(search(Path(out), sized))
+                runs[setting].append(run)
+                log(
+                    f"  asha {name}, seed {seed}, grace {grace} rf {factor} patience "
+                    f"{patience}: {run['wall_s']:.1f} s, best {run['best_val_loss']:.4f}"
+                )
+        shipped = runs[ASHA_SETTINGS[0]]
+        target = statistics.median(r["best_val_loss"] for r in shipped)
+        base_wall = statistics.median(r["wall_s"] for r in shipped)
+        for (grace, factor, patience), done in runs.items():
+            median = {k: statistics.median(r[k] for r in done)
+                      for k in ("wall_s", "epochs", "best_val_loss", "test_acc")}  # fmt: skip
+            to_target = statistics.median(compare.reached(r["best_so_far"], target) for r in done)
+            rows.append({
+                "workload": name, "grace": grace, "rf": factor, "patience": patience,
+                **median, "to_target_s": to_target if math.isfinite(to_target) else math.inf,
+                "wall_ratio": median["wall_s"] / base_wall,
+                "quality_ratio": median["best_val_loss"] / target,
+            })  # fmt: skip
+    return rows
