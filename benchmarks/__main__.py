@@ -87,7 +87,7 @@ def headline(rows: list[dict]) -> str:
     parts = [f"wall ratio ours/Optuna alone {ours['wall_ratio']:.2f}",
              f"quality ratio {ours['quality_ratio']:.2f}",
              f"first result {ours['first_result_s']:.1f} s",
-             f"Optuna alone's median quality at {_cell(ours['to_target_s'])} s"]  # fmt: skip
+             f"Optuna alone's quality (same seed) at {_cell(ours['to_target_s'])} s"]  # fmt: skip
     if docs is not None:
         parts.append(f"wall ratio ours/Ray docs style {ours['wall_s'] / docs['wall_s']:.2f}")
     return "; ".join(parts)

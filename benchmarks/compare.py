@@ -119,15 +119,10 @@ def run(
                 result = contender.run(Path(out), replace(workload, seed=seed))
             runs[name].append({"seed": seed, **anytime(result)})
             log(f"  {workload.name}, seed {seed}, {contender.label}: {result['wall_s']:.1f} s")
-    target = _target(runs)
-    rows = [_row(name, done, workload, target) for name, done in runs.items()]
-    if BASELINE in runs:
-        base = next(row for row in rows if row["contender"] == CONTENDERS[BASELINE].label)
-        for row in rows:
-            row["wall_ratio"] = row["wall_s"] / base["wall_s"]
-            row["quality_ratio"] = row["best_val_loss"] / base["best_val_loss"]
+    base = {r["seed"]: r for r in runs.get(BASELINE, [])}
+    rows = [_row(name, done, workload, base) for name, done in runs.items()]
     flat = [{"contender": name, **r} for name, done in runs.items() for r in done]
-    return {"rows": rows, "runs": flat, "target_val_loss": target}
+    return {"rows": rows, "runs": flat, "target_val_loss": _target(runs)}
 
 
 def anytime(result: dict) -> dict:
@@ -144,7 +139,8 @@ def anytime(result: dict) -> dict:
 
 
 def _target(runs: dict[str, list[dict]]) -> float | None:
-    """Optuna alone's median final best val_loss: the quality the other contenders race to."""
+    """Optuna alone's median final best val_loss, the line the anytime plot draws (each run's
+    ``to_target_s`` is taken against Optuna alone's run of the same seed)."""
     if BASELINE not in runs:
         return None
     return statistics.median(r["best_val_loss"] for r in runs[BASELINE])
@@ -157,13 +153,24 @@ def reached(points: list[tuple[float, float]], target: float | None) -> float:
     return next((at for at, best in points if best <= target), math.inf)
 
 
-def _row(name: str, done: list[dict], workload: Workload, target: float | None) -> dict:
+def _row(name: str, done: list[dict], workload: Workload, base: dict[int, dict]) -> dict:
+    """The medians over the seeds of a contender's figures, and its figures against Optuna
+    alone's (``base``, by seed) paired by seed: each seed draws its own data split, and the
+    best val_loss of one split can be three times another's, so a ratio or a target is only
+    taken between runs of the same seed."""
     median = {key: statistics.median(r[key] for r in done) for key in FIGURES}
-    return {
+    row = {
         "contender": CONTENDERS[name].label, **median,
-        "to_target_s": statistics.median(reached(r["best_so_far"], target) for r in done),
+        "to_target_s": statistics.median(
+            reached(r["best_so_far"], base[r["seed"]]["best_val_loss"] if base else None)
+            for r in done
+        ),
         "overhead": median["wall_s"] / (median["compute_s"] / workload.workers),
     }  # fmt: skip
+    if base:
+        for ratio, key in (("wall_ratio", "wall_s"), ("quality_ratio", "best_val_loss")):
+            row[ratio] = statistics.median(r[key] / base[r["seed"]][key] for r in done)
+    return row
 
 
 # The figures of a row, each the median over the seeds.

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import statistics
 import tempfile
@@ -304,17 +303,22 @@ def asha(workloads: list[str], seeds: list[int], quick: bool, log: Callable[[str
                     f"  asha {name}, seed {seed}, grace {grace} rf {factor} patience "
                     f"{patience}: {run['wall_s']:.1f} s, best {run['best_val_loss']:.4f}"
                 )
-        shipped = runs[ASHA_SETTINGS[0]]
-        target = statistics.median(r["best_val_loss"] for r in shipped)
-        base_wall = statistics.median(r["wall_s"] for r in shipped)
+        shipped = {r["seed"]: r for r in runs[ASHA_SETTINGS[0]]}
         for (grace, factor, patience), done in runs.items():
             median = {k: statistics.median(r[k] for r in done)
                       for k in ("wall_s", "epochs", "best_val_loss", "test_acc")}  # fmt: skip
-            to_target = statistics.median(compare.reached(r["best_so_far"], target) for r in done)
-            rows.append({
-                "workload": name, "grace": grace, "rf": factor, "patience": patience,
-                **median, "to_target_s": to_target if math.isfinite(to_target) else math.inf,
-                "wall_ratio": median["wall_s"] / base_wall,
-                "quality_ratio": median["best_val_loss"] / target,
-            })  # fmt: skip
+            paired = {  # against the shipped setting's run of the same seed (its data split)
+                "to_target_s": statistics.median(
+                    compare.reached(r["best_so_far"], shipped[r["seed"]]["best_val_loss"])
+                    for r in done
+                ),
+                "wall_ratio": statistics.median(
+                    r["wall_s"] / shipped[r["seed"]]["wall_s"] for r in done
+                ),
+                "quality_ratio": statistics.median(
+                    r["best_val_loss"] / shipped[r["seed"]]["best_val_loss"] for r in done
+                ),
+            }
+            rows.append({"workload": name, "grace": grace, "rf": factor, "patience": patience,
+                         **median, **paired})  # fmt: skip
     return rows

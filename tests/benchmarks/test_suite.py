@@ -111,7 +111,7 @@ def test_the_headline_compares_ours_with_optuna_alone_and_the_ray_docs_style():
     line = headline([ours, row("optuna", 20.0), row("ray-docs", 60.0)])
     assert line == (
         "wall ratio ours/Optuna alone 1.50; quality ratio 0.90; first result 6.0 s; "
-        "Optuna alone's median quality at never s; wall ratio ours/Ray docs style 0.50"
+        "Optuna alone's quality (same seed) at never s; wall ratio ours/Ray docs style 0.50"
     )
     assert headline([row("optuna", 20.0)]) == ""
 
@@ -159,3 +159,30 @@ def test_compare_runs_the_chosen_contenders_with_the_chosen_trials(tmp_path):
     ]  # fmt: skip
     assert [row["trials"] for row in rows] == [3, 3]
     assert rows[0]["epochs"] == 3 * 8  # the quick workload's 8 epochs, every trial to the end
+
+
+def test_ratios_and_the_target_pair_each_run_with_optuna_alones_of_the_same_seed(monkeypatch):
+    # Seed 0's split has losses near 0.1, seed 1's near 0.03: ours is better on both, which
+    # a ratio of the medians over seeds (0.09 / 0.05 > 1 here) would hide.
+    figures = {("ours", 0): (20.0, 0.09), ("ours", 1): (30.0, 0.029),
+               ("optuna", 0): (10.0, 0.1), ("optuna", 1): (10.0, 0.03)}  # fmt: skip
+
+    def fake(name: str) -> compare.Contender:
+        def run(out, workload) -> dict:
+            wall, best = figures[name, workload.seed]
+            return {"started_at": 100.0, "curve": [(102.0, 1.0), (100.0 + wall / 2, best)],
+                    "wall_s": wall, "trials": 2, "epochs": 4, "test_acc": 0.9,
+                    "compute_s": 1.0, "driver_rss_mb": 1.0, "worker_rss_mb": 1.0}  # fmt: skip
+
+        return compare.Contender(name, run)
+
+    monkeypatch.setattr(compare, "CONTENDERS", {name: fake(name) for name in ("ours", "optuna")})
+    monkeypatch.setattr(compare, "BASELINE", "optuna")
+    from benchmarks.workload import WORKLOADS
+
+    result = compare.run(WORKLOADS["reference"], [0, 1], lambda line: None, ["ours", "optuna"])
+    ours = next(row for row in result["rows"] if row["contender"] == "ours")
+    assert ours["quality_ratio"] == pytest.approx((0.9 + 29 / 30) / 2)
+    assert ours["wall_ratio"] == pytest.approx(2.5)  # 2 and 3
+    assert ours["to_target_s"] == pytest.approx(12.5)  # each seed's Optuna best at wall / 2
+    assert result["target_val_loss"] == pytest.approx(0.065)  # the plot's line: the median
