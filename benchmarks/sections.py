@@ -297,7 +297,7 @@ def asha(workloads: list[str], seeds: list[int], quick: bool, log: Callable[[str
                 sized = replace(workload, seed=seed, grace_period=grace, reduction_factor=factor)
                 search = compare.ours("--confirm-seeds", "0", "--patience", str(patience))
                 with tempfile.TemporaryDirectory(prefix="bench-") as out:
-                    run = compare.anytime(search(Path(out), sized))
+                    run = {"seed": seed, **compare.anytime(search(Path(out), sized))}
                 runs[setting].append(run)
                 log(
                     f"  asha {name}, seed {seed}, grace {grace} rf {factor} patience "

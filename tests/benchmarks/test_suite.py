@@ -186,3 +186,25 @@ def test_ratios_and_the_target_pair_each_run_with_optuna_alones_of_the_same_seed
     assert ours["wall_ratio"] == pytest.approx(2.5)  # 2 and 3
     assert ours["to_target_s"] == pytest.approx(12.5)  # each seed's Optuna best at wall / 2
     assert result["target_val_loss"] == pytest.approx(0.065)  # the plot's line: the median
+
+
+def test_the_asha_section_pairs_each_setting_with_the_shipped_one_of_the_same_seed(monkeypatch):
+    from benchmarks import sections
+
+    def fake(*flags: str):
+        patience = int(flags[flags.index("--patience") + 1])
+
+        def run(out, workload) -> dict:
+            shipped = (workload.grace_period, workload.reduction_factor, patience) == (2, 3, 5)
+            best = (0.1 if workload.seed == 0 else 0.03) * (1.0 if shipped else 0.9)
+            return {"started_at": 0.0, "curve": [(1.0, 1.0), (5.0, best)], "wall_s": 10.0,
+                    "epochs": 8, "test_acc": 0.9}  # fmt: skip
+
+        return run
+
+    monkeypatch.setattr(compare, "ours", fake)
+    rows = sections.asha(["reference"], [0, 1], True, lambda line: None)
+    assert [(r["grace"], r["rf"], r["patience"]) for r in rows] == sections.ASHA_SETTINGS
+    assert rows[0]["quality_ratio"] == 1 and rows[0]["wall_ratio"] == 1
+    assert all(r["quality_ratio"] == pytest.approx(0.9) for r in rows[1:])
+    assert all(r["to_target_s"] == 5.0 for r in rows)

@@ -24,7 +24,7 @@ SEED = 20261125
 
 
 @pytest.mark.parametrize(
-    ("kind", "kills"), [("local", 3), pytest.param("s3", 2, marks=pytest.mark.soak)]
+    ("kind", "kills"), [("local", 2), pytest.param("s3", 2, marks=pytest.mark.soak)]
 )
 def test_driver_kills_at_random_instants_then_resume_lose_nothing(kind, kills, tmp_path, figures):
     with soak.storage(kind, tmp_path) as storage:
