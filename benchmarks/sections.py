@@ -276,7 +276,7 @@ def _env(**values: str) -> Iterator[None]:
 
 # (grace period, reduction factor, patience): the shipped setting first, then one knob moved
 # at a time either way.
-ASHA_SETTINGS = [(2, 3, 5), (1, 3, 5), (4, 3, 5), (2, 2, 5), (2, 4, 5), (2, 3, 3), (2, 3, 10)]
+ASHA_SETTINGS = [(1, 3, 5), (2, 3, 5), (4, 3, 5), (1, 2, 5), (1, 4, 5), (1, 3, 3), (1, 3, 10)]
 
 
 def asha(workloads: list[str], seeds: list[int], quick: bool, log: Callable[[str], None]

@@ -30,7 +30,7 @@ class Workload:
     max_epochs: int = 30
     workers: int = 2
     batch_size: int = 32
-    grace_period: int = 2
+    grace_period: int = 1  # the sweep's default; Optuna alone's pruner gets the same rungs
     reduction_factor: int = 3
     seed: int = 0
 

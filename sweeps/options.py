@@ -79,7 +79,7 @@ class SweepConfig(BaseModel):
         20, ge=1, description="epochs of a trial that is never pruned (ASHA max_t)"
     )
     grace_period: int = Field(
-        2, ge=1, description="epochs every trial gets before ASHA may prune it"
+        1, ge=1, description="epochs every trial gets before ASHA may prune it"
     )
     reduction_factor: float = Field(
         3.0, gt=1, description="ASHA keeps 1/reduction_factor at each rung"
