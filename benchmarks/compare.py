@@ -161,16 +161,28 @@ def _row(name: str, done: list[dict], workload: Workload, base: dict[int, dict])
     median = {key: statistics.median(r[key] for r in done) for key in FIGURES}
     row = {
         "contender": CONTENDERS[name].label, **median,
-        "to_target_s": statistics.median(
-            reached(r["best_so_far"], base[r["seed"]]["best_val_loss"] if base else None)
-            for r in done
-        ),
+        "to_target_s": paired(done, base)["to_target_s"] if base else math.nan,
         "overhead": median["wall_s"] / (median["compute_s"] / workload.workers),
     }  # fmt: skip
     if base:
-        for ratio, key in (("wall_ratio", "wall_s"), ("quality_ratio", "best_val_loss")):
-            row[ratio] = statistics.median(r[key] / base[r["seed"]][key] for r in done)
+        row.update(
+            (key, value) for key, value in paired(done, base).items() if key != "to_target_s"
+        )
     return row
+
+
+def paired(done: list[dict], base: dict[int, dict]) -> dict[str, float]:
+    """Runs against ``base``'s run of the same seed, medians over the runs: when each first
+    reached that run's final best val_loss, and the ratios of their walls and best val_losses."""
+    return {
+        "to_target_s": statistics.median(
+            reached(r["best_so_far"], base[r["seed"]]["best_val_loss"]) for r in done
+        ),
+        "wall_ratio": statistics.median(r["wall_s"] / base[r["seed"]]["wall_s"] for r in done),
+        "quality_ratio": statistics.median(
+            r["best_val_loss"] / base[r["seed"]]["best_val_loss"] for r in done
+        ),
+    }
 
 
 # The figures of a row, each the median over the seeds.

@@ -307,18 +307,7 @@ def asha(workloads: list[str], seeds: list[int], quick: bool, log: Callable[[str
         for (grace, factor, patience), done in runs.items():
             median = {k: statistics.median(r[k] for r in done)
                       for k in ("wall_s", "epochs", "best_val_loss", "test_acc")}  # fmt: skip
-            paired = {  # against the shipped setting's run of the same seed (its data split)
-                "to_target_s": statistics.median(
-                    compare.reached(r["best_so_far"], shipped[r["seed"]]["best_val_loss"])
-                    for r in done
-                ),
-                "wall_ratio": statistics.median(
-                    r["wall_s"] / shipped[r["seed"]]["wall_s"] for r in done
-                ),
-                "quality_ratio": statistics.median(
-                    r["best_val_loss"] / shipped[r["seed"]]["best_val_loss"] for r in done
-                ),
-            }
+            paired = compare.paired(done, shipped)  # by seed: each its own data split
             rows.append({"workload": name, "grace": grace, "rf": factor, "patience": patience,
                          **median, **paired})  # fmt: skip
     return rows
