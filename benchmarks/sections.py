@@ -283,9 +283,8 @@ def asha(workloads: list[str], seeds: list[int], quick: bool, log: Callable[[str
          ) -> list[dict]:  # fmt: skip
     """Our search alone (``--confirm-seeds 0``) on each workload with each of
     :data:`ASHA_SETTINGS`, over ``seeds``, the settings taking turns in an order that rotates
-    from seed to seed. Each row is the medians over the seeds; ``to_target_s`` is when the
-    best val_loss so far first reached the shipped setting's median final best val_loss, and
-    the ratios are to the shipped setting's wall and best val_loss."""
+    from seed to seed. Each row is the medians over the seeds, and :func:`compare.paired`'s
+    figures against the shipped setting's run of the same seed."""
     rows = []
     for name in workloads:
         workload = WORKLOADS[name].sized(quick)
